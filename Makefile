@@ -1,0 +1,78 @@
+# hookd: `make run` starts everything on localhost, `make test` proves it.
+
+SHELL      := /bin/bash
+BUILD      ?= build
+NGX_SRC    ?= /usr/share/nginx/src
+NGX_BUILD  := $(BUILD)/nginx
+PORT       ?= 8080
+
+CC         ?= cc
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS     ?= -O2 -g
+PG_INC     := $(shell pg_config --includedir 2>/dev/null)
+HOOKD_LIBS := -lpq -ljansson -lcrypto -lcurl -lev
+SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+
+MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) config
+WORKER_SRCS := $(wildcard worker/*.c) ngx_module/hookd_key.c ngx_module/hookd_validate.c
+WORKER_HDRS := $(wildcard worker/*.h)
+MIGRATIONS  := $(sort $(wildcard sql/*.sql))
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all deps build run test unit integration bench clean
+
+all: build
+
+deps:
+	@sh conf/scripts/deps.sh
+
+build: deps $(BUILD)/ngx_http_hookd_module.so $(BUILD)/hookd
+
+# The module is built against Debian's nginx sources (nginx-dev) with the
+# same configure flags as /usr/sbin/nginx, so that the stock binary loads it.
+$(NGX_BUILD)/objs/Makefile: config
+	rm -rf $(NGX_BUILD) && mkdir -p $(BUILD) && cp -r $(NGX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && . ./conf_flags && ./configure "$${NGX_CONF_FLAGS[@]}" \
+	    --with-cc-opt='-g -O2 -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wall -Wextra -Werror' \
+	    --with-ld-opt='-Wl,-z,relro -Wl,-z,now -fPIC' \
+	    --add-dynamic-module=$(CURDIR) > configure.log 2>&1 \
+	    || { tail -20 configure.log; exit 1; }
+
+$(BUILD)/ngx_http_hookd_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
+	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_hookd_module.so $@
+
+# Migrations are compiled into hookd so that `hookd migrate` needs no files.
+$(BUILD)/migrations.c: $(MIGRATIONS) conf/scripts/embed-sql.sh
+	@mkdir -p $(BUILD)
+	sh conf/scripts/embed-sql.sh $(MIGRATIONS) > $@
+
+$(BUILD)/hookd: $(WORKER_SRCS) $(WORKER_HDRS) $(BUILD)/migrations.c
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PG_INC) -Iworker -o $@ \
+	    $(WORKER_SRCS) $(BUILD)/migrations.c $(HOOKD_LIBS)
+
+# Unit tests: cmocka, under AddressSanitizer and UndefinedBehaviorSanitizer.
+$(BUILD)/unit/test_validate: tests/unit/test_validate.c ngx_module/hookd_validate.c
+$(BUILD)/unit/test_key: tests/unit/test_key.c ngx_module/hookd_key.c
+$(BUILD)/unit/%:
+	@mkdir -p $(BUILD)/unit
+	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module -Iworker -I$(PG_INC) \
+	    -o $@ $^ -lcmocka -ljansson -lcrypto
+
+unit: deps $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+integration: build
+	/usr/bin/python3 -m pytest -q tests/integration
+
+test: unit integration
+
+run: build
+	PORT=$(PORT) sh conf/scripts/run.sh
+
+bench: build
+	sh tests/bench/bench.sh
+
+clean:
+	rm -rf $(BUILD) .pytest_cache

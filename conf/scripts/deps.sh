@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs, only when missing, the Debian packages hookd builds, runs and is
+# tested with. Idempotent; `apt-get update` runs first only if something is
+# missing (fresh machines have stale package lists).
+set -eu
+
+PKGS="build-essential pkg-config nginx nginx-dev libpcre2-dev zlib1g-dev
+      libpq-dev libcurl4-openssl-dev libjansson-dev libev-dev libssl-dev
+      libcmocka-dev postgresql postgresql-contrib python3 python3-pytest
+      python3-psycopg python3-requests python3-aiosmtpd wrk curl procps"
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "hookd: installing$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,649 @@
+/*
+ * POST /v1/events: method, API key, content type, key validity (a per-worker
+ * cache in front of PostgreSQL), rate limit, body size and shape; then the
+ * event joins the worker's next ingest batch and the 202 waits for its
+ * commit.
+ */
+
+#include "ngx_http_hookd_module.h"
+
+
+#define NGX_HTTP_HOOKD_KEY_CACHE_SIZE  1024
+#define NGX_HTTP_HOOKD_APP_ID_MAX      64
+
+
+typedef struct {
+    u_char          hash[HOOKD_KEY_HASH_LEN];
+    u_char          app_id[NGX_HTTP_HOOKD_APP_ID_MAX];
+    size_t          app_id_len;
+    ngx_uint_t      status;        /* NGX_OK, 401 or 403 */
+    const char     *message;
+    ngx_msec_t      expires;
+    unsigned        used:1;
+} ngx_http_hookd_key_entry_t;
+
+
+static ngx_int_t ngx_http_hookd_ingest_authorized(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hookd_ingest_reply(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
+static ngx_int_t ngx_http_hookd_get_key(ngx_http_request_t *r,
+    ngx_str_t *key);
+static ngx_int_t ngx_http_hookd_json_content_type(ngx_http_request_t *r);
+static ngx_table_elt_t *ngx_http_hookd_find_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+static ngx_http_hookd_key_entry_t *ngx_http_hookd_key_cache_get(
+    const u_char *hash);
+static void ngx_http_hookd_key_cache_put(ngx_http_request_t *r,
+    const u_char *hash, ngx_uint_t status, const char *message,
+    const char *app_id, size_t app_id_len);
+static void ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
+    ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
+static void ngx_http_hookd_body_read(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
+    ngx_str_t *body);
+static void ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
+    ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
+static void ngx_http_hookd_job_finalize(ngx_http_request_t *r,
+    ngx_int_t rc);
+
+
+static ngx_http_hookd_key_entry_t  *ngx_http_hookd_key_cache;
+
+
+ngx_int_t
+ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle)
+{
+    ngx_http_hookd_key_cache = ngx_pcalloc(cycle->pool,
+                                   NGX_HTTP_HOOKD_KEY_CACHE_SIZE
+                                   * sizeof(ngx_http_hookd_key_entry_t));
+
+    return ngx_http_hookd_key_cache ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                    key, allow;
+    ngx_table_elt_t             *h;
+    ngx_http_hookd_ctx_t        *ctx;
+    ngx_http_hookd_main_conf_t  *hmcf;
+    ngx_http_hookd_key_entry_t  *entry;
+
+    if (r->method != NGX_HTTP_POST) {
+        ngx_str_set(&allow, "POST");
+        if (ngx_http_hookd_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_hookd_ingest_reply(r, NGX_HTTP_NOT_ALLOWED,
+                   "method_not_allowed", "events are sent with POST");
+    }
+
+    ctx = ngx_http_hookd_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_hookd_get_key(r, &key) != NGX_OK) {
+        return ngx_http_hookd_ingest_reply(r, NGX_HTTP_UNAUTHORIZED,
+                   "unauthorized",
+                   "send an API key as \"Authorization: Bearer <key>\" "
+                   "or \"X-API-Key: <key>\"");
+    }
+
+    if (ngx_http_hookd_json_content_type(r) != NGX_OK) {
+        return ngx_http_hookd_ingest_reply(r,
+                   NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                   "send the event with \"Content-Type: application/json\"");
+    }
+
+    h = ngx_http_hookd_find_header(r, "idempotency-key",
+                                   sizeof("idempotency-key") - 1);
+    if (h != NULL) {
+        if (!hookd_valid_idempotency_key((char *) h->value.data,
+                                         h->value.len))
+        {
+            return ngx_http_hookd_ingest_reply(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_event",
+                       "Idempotency-Key must be 1 to 255 printable ASCII "
+                       "characters without spaces");
+        }
+
+        ctx->idempotency_key = h->value;
+    }
+
+    hookd_key_hash((char *) key.data, key.len, ctx->key_hash);
+
+    entry = ngx_http_hookd_key_cache_get(ctx->key_hash);
+
+    if (entry == NULL) {
+        hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
+
+        ctx->job.stmt = NGX_HTTP_HOOKD_STMT_KEY_LOOKUP;
+        ctx->job.param.data = ctx->key_hash;
+        ctx->job.param.len = HOOKD_KEY_HASH_LEN;
+        ctx->job.handler = ngx_http_hookd_key_looked_up;
+        ctx->job.data = r;
+
+        if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
+            return ngx_http_hookd_ingest_reply(r,
+                       NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
+                       "the event store is unreachable; retry later");
+        }
+
+        r->main->count++;
+        return NGX_DONE;
+    }
+
+    if (entry->status != NGX_OK) {
+        return ngx_http_hookd_ingest_reply(r, entry->status,
+                   entry->status == NGX_HTTP_UNAUTHORIZED
+                   ? "unauthorized" : "forbidden", entry->message);
+    }
+
+    ctx->app_id.data = ngx_pnalloc(r->pool, entry->app_id_len);
+    if (ctx->app_id.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->app_id.data, entry->app_id, entry->app_id_len);
+    ctx->app_id.len = entry->app_id_len;
+
+    return ngx_http_hookd_ingest_authorized(r);
+}
+
+
+/* The key is good: rate limit, then read the body. */
+static ngx_int_t
+ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
+{
+    u_char                     *p;
+    ngx_int_t                   rc;
+    ngx_str_t                   value;
+    ngx_uint_t                  retry_after;
+    ngx_http_hookd_ctx_t       *ctx;
+    ngx_http_hookd_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+
+    if (hlcf->limit_zone
+        && ngx_http_hookd_limit_take(hlcf->limit_zone, ctx->key_hash,
+                                     &retry_after) == NGX_BUSY)
+    {
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        value.data = p;
+        value.len = ngx_sprintf(p, "%ui", retry_after) - p;
+
+        if (ngx_http_hookd_add_header(r, "Retry-After", &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_hookd_ingest_reply(r, NGX_HTTP_TOO_MANY_REQUESTS,
+                   "rate_limited",
+                   "this API key is over its rate limit; retry after the "
+                   "Retry-After seconds");
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_hookd_body_read);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_hookd_ingest_reply(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    return ngx_http_hookd_send_error(r, status, code, message);
+}
+
+
+static ngx_int_t
+ngx_http_hookd_get_key(ngx_http_request_t *r, ngx_str_t *key)
+{
+    ngx_str_t         v;
+    ngx_table_elt_t  *h;
+
+    if (r->headers_in.authorization) {
+        v = r->headers_in.authorization->value;
+
+        if (v.len <= sizeof("Bearer ") - 1
+            || ngx_strncasecmp(v.data, (u_char *) "Bearer ",
+                               sizeof("Bearer ") - 1) != 0)
+        {
+            return NGX_DECLINED;
+        }
+
+        v.data += sizeof("Bearer ") - 1;
+        v.len -= sizeof("Bearer ") - 1;
+
+        while (v.len && v.data[0] == ' ') {
+            v.data++;
+            v.len--;
+        }
+
+    } else {
+        h = ngx_http_hookd_find_header(r, "x-api-key", sizeof("x-api-key") - 1);
+        if (h == NULL) {
+            return NGX_DECLINED;
+        }
+
+        v = h->value;
+    }
+
+    if (!hookd_key_well_formed((char *) v.data, v.len)) {
+        return NGX_DECLINED;
+    }
+
+    *key = v;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_hookd_json_content_type(ngx_http_request_t *r)
+{
+    ngx_str_t  *ct;
+
+    if (r->headers_in.content_type == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ct = &r->headers_in.content_type->value;
+
+    if (ct->len < sizeof("application/json") - 1
+        || ngx_strncasecmp(ct->data, (u_char *) "application/json",
+                           sizeof("application/json") - 1) != 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (ct->len > sizeof("application/json") - 1
+        && ct->data[sizeof("application/json") - 1] != ';'
+        && ct->data[sizeof("application/json") - 1] != ' ')
+    {
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_table_elt_t *
+ngx_http_hookd_find_header(ngx_http_request_t *r, const char *name,
+    size_t len)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == len
+            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
+        {
+            return &h[i];
+        }
+    }
+}
+
+
+static ngx_http_hookd_key_entry_t *
+ngx_http_hookd_key_cache_get(const u_char *hash)
+{
+    ngx_http_hookd_key_entry_t  *e;
+
+    e = &ngx_http_hookd_key_cache[(hash[0] | (hash[1] << 8))
+                                  % NGX_HTTP_HOOKD_KEY_CACHE_SIZE];
+
+    if (!e->used || ngx_memcmp(e->hash, hash, HOOKD_KEY_HASH_LEN) != 0
+        || (ngx_msec_int_t) (e->expires - ngx_current_msec) <= 0)
+    {
+        return NULL;
+    }
+
+    return e;
+}
+
+
+static void
+ngx_http_hookd_key_cache_put(ngx_http_request_t *r, const u_char *hash,
+    ngx_uint_t status, const char *message, const char *app_id,
+    size_t app_id_len)
+{
+    ngx_http_hookd_loc_conf_t   *hlcf;
+    ngx_http_hookd_key_entry_t  *e;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
+
+    if (hlcf->key_cache_ttl == 0 || app_id_len > NGX_HTTP_HOOKD_APP_ID_MAX) {
+        return;
+    }
+
+    e = &ngx_http_hookd_key_cache[(hash[0] | (hash[1] << 8))
+                                  % NGX_HTTP_HOOKD_KEY_CACHE_SIZE];
+
+    ngx_memcpy(e->hash, hash, HOOKD_KEY_HASH_LEN);
+    ngx_memcpy(e->app_id, app_id, app_id_len);
+    e->app_id_len = app_id_len;
+    e->status = status;
+    e->message = message;
+    e->expires = ngx_current_msec + hlcf->key_cache_ttl;
+    e->used = 1;
+}
+
+
+static void
+ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
+    ngx_http_hookd_job_rc_e rc, PGresult *res, int row)
+{
+    ngx_int_t              status;
+    ngx_uint_t             verdict;
+    const char            *app_id, *scopes, *state, *message;
+    ngx_http_request_t    *r = job->data;
+    ngx_http_hookd_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+
+    if (rc != NGX_HTTP_HOOKD_JOB_OK) {
+        status = ngx_http_hookd_ingest_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                     "unavailable",
+                     "the event store is unreachable; retry later");
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
+    app_id = "";
+    verdict = NGX_OK;
+    message = NULL;
+
+    if (row < 0) {
+        verdict = NGX_HTTP_UNAUTHORIZED;
+        message = "unknown API key";
+
+    } else {
+        app_id = PQgetvalue(res, row, 1);
+        scopes = PQgetvalue(res, row, 2);
+        state = PQgetvalue(res, row, 3);
+
+        if (ngx_strcmp(state, "revoked") == 0) {
+            verdict = NGX_HTTP_FORBIDDEN;
+            message = "this API key was revoked";
+
+        } else if (ngx_strcmp(state, "expired") == 0) {
+            verdict = NGX_HTTP_FORBIDDEN;
+            message = "this API key has expired";
+
+        } else if (PQgetisnull(res, row, 1)
+                   || ngx_strstr(scopes, "ingest") == NULL)
+        {
+            verdict = NGX_HTTP_FORBIDDEN;
+            message = "this API key has no ingest scope";
+        }
+    }
+
+    ngx_http_hookd_key_cache_put(r, ctx->key_hash, verdict, message,
+                                 app_id, ngx_strlen(app_id));
+
+    if (verdict != NGX_OK) {
+        status = ngx_http_hookd_ingest_reply(r, verdict,
+                     verdict == NGX_HTTP_UNAUTHORIZED
+                     ? "unauthorized" : "forbidden", message);
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
+    ctx->app_id.len = ngx_strlen(app_id);
+    ctx->app_id.data = ngx_pnalloc(r->pool, ctx->app_id.len);
+    if (ctx->app_id.data == NULL) {
+        ngx_http_hookd_job_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ngx_memcpy(ctx->app_id.data, app_id, ctx->app_id.len);
+
+    ngx_http_hookd_job_finalize(r, ngx_http_hookd_ingest_authorized(r));
+}
+
+
+static void
+ngx_http_hookd_body_read(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_str_t                    body;
+    ngx_int_t                    rc;
+    hookd_validation_t           v;
+    ngx_http_hookd_ctx_t        *ctx;
+    ngx_http_hookd_main_conf_t  *hmcf;
+    unsigned char                hash[HOOKD_KEY_HASH_LEN];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+
+    if (ngx_http_hookd_body_flatten(r, &body) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    if (hookd_validate_event((char *) body.data, body.len, &v)
+        != HOOKD_VALID)
+    {
+        rc = ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                 v.verdict == HOOKD_INVALID_JSON
+                 ? "invalid_json" : "invalid_event", v.message);
+        ngx_http_finalize_request(r, rc);
+        return;
+    }
+
+    /* {"a":"<app>","i":"<key>"|null,"h":"<sha256>","b":<body>} */
+
+    len = sizeof("{\"a\":\"\",\"i\":,\"h\":\"\",\"b\":}") - 1
+          + ctx->app_id.len + 2 * HOOKD_KEY_HASH_LEN + body.len
+          + (ctx->idempotency_key.len
+             ? 2 + ngx_http_hookd_json_escape(NULL, ctx->idempotency_key.data,
+                                              ctx->idempotency_key.len)
+             : sizeof("null") - 1);
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    ctx->job.param.data = p;
+
+    p = ngx_sprintf(p, "{\"a\":\"%V\",\"i\":", &ctx->app_id);
+
+    if (ctx->idempotency_key.len) {
+        *p++ = '"';
+        p += ngx_http_hookd_json_escape(p, ctx->idempotency_key.data,
+                                        ctx->idempotency_key.len);
+        *p++ = '"';
+
+    } else {
+        p = ngx_cpymem(p, "null", 4);
+    }
+
+    hookd_key_hash((char *) body.data, body.len, hash);
+
+    p = ngx_cpymem(p, ",\"h\":\"", 6);
+    hookd_key_hash_hex(hash, (char *) p);
+    p += 2 * HOOKD_KEY_HASH_LEN;
+    p = ngx_cpymem(p, "\",\"b\":", 6);
+    p = ngx_cpymem(p, body.data, body.len);
+    *p++ = '}';
+
+    ctx->job.param.len = p - ctx->job.param.data;
+    ctx->job.stmt = NGX_HTTP_HOOKD_STMT_INGEST;
+    ctx->job.handler = ngx_http_hookd_ingested;
+    ctx->job.data = r;
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
+
+    if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
+        rc = ngx_http_hookd_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                 "unavailable", "the event store is unreachable; retry later");
+        ngx_http_hookd_job_finalize(r, rc);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_hookd_body_flatten(ngx_http_request_t *r, ngx_str_t *body)
+{
+    u_char       *p;
+    size_t        len;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        ngx_str_set(body, "");
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        if (cl->buf->in_file) {
+            /* hookd_max_payload sizes the body buffer: never reached */
+            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                          "hookd: request body was buffered to a file");
+            return NGX_ERROR;
+        }
+
+        len += cl->buf->last - cl->buf->pos;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL) {
+        body->data = cl->buf->pos;
+        body->len = len;
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+    body->len = len;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
+    ngx_http_hookd_job_rc_e rc, PGresult *res, int row)
+{
+    u_char              *json, *p;
+    size_t               len;
+    ngx_int_t            status;
+    ngx_str_t            replayed;
+    const char          *outcome, *id, *type, *received;
+    ngx_http_request_t  *r = job->data;
+
+    if (rc == NGX_HTTP_HOOKD_JOB_UNAVAILABLE) {
+        status = ngx_http_hookd_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                     "unavailable",
+                     "the event store is unreachable and the event was not "
+                     "acknowledged; retry it (with an Idempotency-Key to "
+                     "avoid a duplicate)");
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
+    if (rc != NGX_HTTP_HOOKD_JOB_OK) {
+        status = ngx_http_hookd_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                     "internal",
+                     "storing the event failed; see the nginx error log");
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
+    outcome = PQgetvalue(res, row, 1);
+
+    if (ngx_strcmp(outcome, "conflict") == 0) {
+        status = ngx_http_hookd_send_error(r, NGX_HTTP_CONFLICT,
+                     "idempotency_conflict",
+                     "this Idempotency-Key was already used with a different "
+                     "body; use a new key for a new event");
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
+    if (ngx_strcmp(outcome, "replayed") == 0) {
+        ngx_str_set(&replayed, "true");
+        if (ngx_http_hookd_add_header(r, "Idempotent-Replayed", &replayed)
+            != NGX_OK)
+        {
+            ngx_http_hookd_job_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+    }
+
+    id = PQgetvalue(res, row, 2);
+    type = PQgetvalue(res, row, 3);
+    received = PQgetvalue(res, row, 4);
+
+    /* ids, types and timestamps come from a checked alphabet: no escaping */
+    len = sizeof("{\"id\":\"\",\"event_type\":\"\",\"received_at\":\"\"}") - 1
+          + ngx_strlen(id) + ngx_strlen(type) + ngx_strlen(received);
+
+    json = ngx_pnalloc(r->pool, len);
+    if (json == NULL) {
+        ngx_http_hookd_job_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    p = ngx_sprintf(json, "{\"id\":\"%s\",\"event_type\":\"%s\","
+                    "\"received_at\":\"%s\"}", id, type, received);
+
+    status = ngx_http_hookd_send_json(r, NGX_HTTP_ACCEPTED, json, p - json);
+    ngx_http_hookd_job_finalize(r, status);
+}
+
+
+/* Finalizes from the PostgreSQL connection's event, not the request's. */
+static void
+ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_connection_t  *c = r->connection;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}

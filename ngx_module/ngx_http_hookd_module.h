@@ -1,0 +1,121 @@
+/*
+ * ngx_http_hookd_module: webhook ingest at the edge. Requests are
+ * authenticated, rate-limited and validated in nginx, then committed to
+ * PostgreSQL in batches over a per-worker pool of non-blocking libpq
+ * connections driven by nginx's own event loop.
+ */
+
+#ifndef NGX_HTTP_HOOKD_MODULE_H
+#define NGX_HTTP_HOOKD_MODULE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+#include <libpq-fe.h>
+
+#include "hookd_key.h"
+#include "hookd_validate.h"
+
+
+#define NGX_HTTP_HOOKD_VERSION  "0.1.0"
+
+
+typedef struct ngx_http_hookd_pool_s   ngx_http_hookd_pool_t;
+typedef struct ngx_http_hookd_job_s    ngx_http_hookd_job_t;
+typedef struct ngx_http_hookd_limit_s  ngx_http_hookd_limit_t;
+
+
+typedef enum {
+    NGX_HTTP_HOOKD_STMT_KEY_LOOKUP = 0,
+    NGX_HTTP_HOOKD_STMT_INGEST,
+    NGX_HTTP_HOOKD_NSTMTS
+} ngx_http_hookd_stmt_e;
+
+
+/* how a job ended: its result row, or why there is none */
+typedef enum {
+    NGX_HTTP_HOOKD_JOB_OK = 0,
+    NGX_HTTP_HOOKD_JOB_UNAVAILABLE,   /* PostgreSQL unreachable: 503 */
+    NGX_HTTP_HOOKD_JOB_FAILED         /* the statement failed: 500 */
+} ngx_http_hookd_job_rc_e;
+
+
+typedef void (*ngx_http_hookd_job_handler_pt)(ngx_http_hookd_job_t *job,
+    ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
+
+
+struct ngx_http_hookd_job_s {
+    ngx_queue_t                     queue;
+    ngx_http_hookd_stmt_e           stmt;
+    /* KEY_LOOKUP: the 32-byte key hash; INGEST: one JSON batch item */
+    ngx_str_t                       param;
+    ngx_msec_t                      queued_at;
+    ngx_http_hookd_job_handler_pt   handler;
+    void                           *data;
+};
+
+
+typedef struct {
+    ngx_str_t                       conninfo;
+    ngx_uint_t                      pool_size;
+    ngx_uint_t                      batch_size;
+    ngx_msec_t                      db_timeout;
+    ngx_http_hookd_pool_t          *pool;       /* this worker's */
+} ngx_http_hookd_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                      ingest;
+    size_t                          max_payload;
+    ngx_msec_t                      key_cache_ttl;
+    ngx_shm_zone_t                 *limit_zone;
+} ngx_http_hookd_loc_conf_t;
+
+
+/* per request; also marks the responses hookd wrote itself */
+typedef struct {
+    ngx_http_hookd_job_t            job;
+    u_char                          key_hash[HOOKD_KEY_HASH_LEN];
+    ngx_str_t                       idempotency_key;
+    ngx_str_t                       body;
+    ngx_str_t                       app_id;
+    ngx_str_t                       error_json;   /* replaces nginx's page */
+    unsigned                        own_response:1;
+    unsigned                        error_sent:1;
+} ngx_http_hookd_ctx_t;
+
+
+extern ngx_module_t  ngx_http_hookd_module;
+
+
+/* ngx_http_hookd_module.c */
+ngx_int_t ngx_http_hookd_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
+ngx_int_t ngx_http_hookd_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *json, size_t len);
+ngx_int_t ngx_http_hookd_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_http_hookd_ctx_t *ngx_http_hookd_get_ctx(ngx_http_request_t *r);
+size_t ngx_http_hookd_json_escape(u_char *dst, const u_char *src, size_t len);
+
+/* ngx_http_hookd_pg.c */
+ngx_int_t ngx_http_hookd_pool_init(ngx_cycle_t *cycle,
+    ngx_http_hookd_main_conf_t *hmcf);
+void ngx_http_hookd_pool_done(ngx_http_hookd_pool_t *pool);
+ngx_int_t ngx_http_hookd_pool_post(ngx_http_hookd_pool_t *pool,
+    ngx_http_hookd_job_t *job);
+char *ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
+
+/* ngx_http_hookd_ingest.c */
+ngx_int_t ngx_http_hookd_ingest_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle);
+
+/* ngx_http_hookd_limit.c */
+char *ngx_http_hookd_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_hookd_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* NGX_OK, or NGX_BUSY with *retry_after set in seconds */
+ngx_int_t ngx_http_hookd_limit_take(ngx_shm_zone_t *zone,
+    const u_char *key_hash, ngx_uint_t *retry_after);
+
+#endif /* NGX_HTTP_HOOKD_MODULE_H */

@@ -1,0 +1,184 @@
+"""Real parts for the integration tests: a throwaway PostgreSQL cluster, the
+stock Debian nginx loading our module, and the hookd binary."""
+
+import json
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import psycopg
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, "build")
+HOOKD = os.path.join(BUILD, "hookd")
+MODULE = os.path.join(BUILD, "ngx_http_hookd_module.so")
+PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+class Postgres:
+    """A private cluster, run as the postgres user when we are root."""
+
+    def __init__(self, base):
+        self.dir = os.path.join(base, "pg")
+        self.port = free_port()
+        self.as_root = os.geteuid() == 0
+        os.makedirs(self.dir, exist_ok=True)
+        if self.as_root:
+            pw = pwd.getpwnam("postgres")
+            os.chown(base, pw.pw_uid, pw.pw_gid)
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.data = os.path.join(self.dir, "data")
+        self.user = "postgres" if self.as_root else pwd.getpwuid(os.geteuid()).pw_name
+        self.conninfo = (f"host=127.0.0.1 port={self.port} dbname=hookd "
+                         f"user={self.user}")
+
+    def _run(self, *cmd, check=True):
+        if self.as_root:
+            cmd = ("runuser", "-u", "postgres", "--") + cmd
+        return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+    def init(self):
+        self._run(f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust",
+                  "-U", self.user, "--no-sync")
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                    f"unix_socket_directories = '{self.dir}'\n"
+                    "fsync = off\nmax_connections = 200\n"
+                    "shared_buffers = 128MB\n")
+        self.start()
+        self._run(f"{PG_BIN}/createdb", "-h", "127.0.0.1", "-p",
+                  str(self.port), "-U", self.user, "hookd")
+
+    def start(self):
+        self._run(f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-l",
+                  os.path.join(self.dir, "log"), "start")
+
+    def stop(self, mode="fast"):
+        self._run(f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-m", mode,
+                  "stop", check=False)
+
+    def connect(self):
+        return psycopg.connect(self.conninfo, autocommit=True)
+
+    def query(self, sql, *params):
+        with self.connect() as c:
+            return c.execute(sql, params).fetchall()
+
+
+class Hookd:
+    def __init__(self, conninfo, base):
+        self.env = dict(os.environ, DATABASE_URL=conninfo,
+                        HOOKD_SECRET_KEY_FILE=os.path.join(base, "secret.key"))
+
+    def __call__(self, *args, check=True):
+        p = subprocess.run((HOOKD,) + args, env=self.env, capture_output=True,
+                           text=True, timeout=60)
+        if check and p.returncode != 0:
+            raise RuntimeError(f"hookd {' '.join(args)}: {p.stderr}")
+        out = p.stdout if p.returncode == 0 else p.stderr
+        return json.loads(out) if out.strip() else None
+
+
+NGINX_CONF = """
+load_module {module};
+user root;
+daemon off;
+master_process on;
+worker_processes {workers};
+error_log {dir}/error.log info;
+pid {dir}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+
+    hookd_database "{conninfo}";
+    hookd_pool_size 4;
+    hookd_db_timeout 2s;
+    hookd_rate_limit_zone name=ingest_limit:1m rate=2/s burst=3;
+
+    server {{
+        listen 127.0.0.1:{port};
+        location = /v1/events {{
+            hookd_ingest;
+            hookd_max_payload 64k;
+            hookd_key_cache_ttl 1s;
+        }}
+        location = /limited/v1/events {{
+            hookd_ingest;
+            hookd_rate_limit ingest_limit;
+        }}
+        location = /noop {{ return 202; }}
+    }}
+}}
+"""
+
+
+class Nginx:
+    def __init__(self, base, conninfo, workers=2):
+        self.dir = os.path.join(base, "nginx")
+        os.makedirs(self.dir, exist_ok=True)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(NGINX_CONF.format(module=MODULE, dir=self.dir,
+                                      conninfo=conninfo, port=self.port,
+                                      workers=workers))
+        self.proc = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/nginx", "-p", self.dir, "-c", self.conf,
+             "-e", os.path.join(self.dir, "error.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_port(self.port)
+
+    def reload(self):
+        subprocess.run(["/usr/sbin/nginx", "-p", self.dir, "-c", self.conf,
+                        "-e", os.path.join(self.dir, "error.log"),
+                        "-s", "reload"], check=True)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def log(self):
+        with open(os.path.join(self.dir, "error.log")) as f:
+            return f.read()
+
+
+def tmpdir():
+    d = tempfile.mkdtemp(prefix="hookd-test-")
+    os.chmod(d, 0o755)
+    return d
+
+
+def rmtree(d):
+    shutil.rmtree(d, ignore_errors=True)

@@ -1,0 +1,528 @@
+#define _GNU_SOURCE
+/*
+ * Operator commands. Each prints one JSON document on stdout, or a JSON
+ * error on stderr with a non-zero exit. Secrets are printed once, here, and
+ * stored only hashed (API keys) or sealed (endpoint secrets).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "cli.h"
+#include "migrate.h"
+#include "secret.h"
+#include "util.h"
+#include "../ngx_module/hookd_key.h"
+#include "../ngx_module/hookd_validate.h"
+
+
+static PGresult *
+hookd_query(PGconn *pg, const char *sql, int n, const char *const *params)
+{
+    PGresult        *res;
+    ExecStatusType   st;
+
+    res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+    st = PQresultStatus(res);
+
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+        hookd_fail(state && strcmp(state, "23505") == 0 ? "conflict"
+                   : "database_error", "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+
+    return res;
+}
+
+
+/* the id of an application given by id or by name, malloc'ed */
+static char *
+hookd_resolve_app(PGconn *pg, const char *app)
+{
+    char      *id;
+    PGresult  *res;
+
+    res = hookd_query(pg, "SELECT id FROM hookd.applications"
+                          " WHERE id = $1 OR name = $1", 1, &app);
+    if (res == NULL) {
+        return NULL;
+    }
+
+    if (PQntuples(res) != 1) {
+        hookd_fail("not_found", "no application has the id or name \"%s\"",
+                   app);
+        PQclear(res);
+        return NULL;
+    }
+
+    id = strdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+
+    return id;
+}
+
+
+static json_t *
+hookd_split_csv(const char *csv)
+{
+    json_t      *list;
+    const char  *p, *comma;
+
+    list = json_array();
+
+    for (p = csv; *p; p = *comma ? comma + 1 : comma) {
+        comma = strchrnul(p, ',');
+        json_array_append_new(list, json_stringn(p, (size_t) (comma - p)));
+    }
+
+    return list;
+}
+
+
+int
+hookd_cli_migrate(hookd_args_t *a)
+{
+    int      rc;
+    PGconn  *pg;
+
+    pg = hookd_connect(a->database);
+    if (pg == NULL) {
+        return 1;
+    }
+
+    rc = hookd_migrate(pg) == 0 ? 0 : 1;
+    PQfinish(pg);
+
+    return rc;
+}
+
+
+int
+hookd_cli_apps(hookd_args_t *a)
+{
+    PGconn    *pg;
+    PGresult  *res;
+
+    if (a->nargs != 2 || strcmp(a->args[0], "create") != 0) {
+        hookd_fail("usage", "hookd apps create <name>");
+        return 2;
+    }
+
+    pg = hookd_connect(a->database);
+    if (pg == NULL) {
+        return 1;
+    }
+
+    res = hookd_query(pg, "INSERT INTO hookd.applications (name) VALUES ($1)"
+                          " RETURNING id, name", 1, &a->args[1]);
+    if (res == NULL) {
+        PQfinish(pg);
+        return 1;
+    }
+
+    hookd_print_json(json_pack("{s:s, s:s}", "id", PQgetvalue(res, 0, 0),
+                               "name", PQgetvalue(res, 0, 1)));
+    PQclear(res);
+    PQfinish(pg);
+
+    return 0;
+}
+
+
+static int
+hookd_cli_keys_create(PGconn *pg, hookd_args_t *a)
+{
+    int            i, has_ingest;
+    char          *app_id, key[64], hex[2 * HOOKD_KEY_HASH_LEN + 3];
+    char           prefix[12], scopes[64];
+    PGresult      *res;
+    const char    *params[4];
+    unsigned char  hash[HOOKD_KEY_HASH_LEN];
+
+    if (a->nscopes == 0) {
+        hookd_fail("usage", "give --scope ingest and/or --scope admin");
+        return 2;
+    }
+
+    scopes[0] = '\0';
+    has_ingest = 0;
+
+    for (i = 0; i < a->nscopes; i++) {
+        if (strcmp(a->scopes[i], "ingest") != 0
+            && strcmp(a->scopes[i], "admin") != 0)
+        {
+            hookd_fail("usage", "--scope is ingest or admin, not \"%s\"",
+                       a->scopes[i]);
+            return 2;
+        }
+
+        has_ingest |= strcmp(a->scopes[i], "ingest") == 0;
+
+        if (strstr(scopes, a->scopes[i]) == NULL) {
+            strcat(scopes, scopes[0] ? "," : "");
+            strcat(scopes, a->scopes[i]);
+        }
+    }
+
+    if (a->app == NULL && has_ingest) {
+        hookd_fail("usage", "an ingest key belongs to an application: "
+                   "give --app <name|id>");
+        return 2;
+    }
+
+    app_id = NULL;
+    if (a->app && (app_id = hookd_resolve_app(pg, a->app)) == NULL) {
+        return 1;
+    }
+
+    if (hookd_new_api_key(key) != 0) {
+        hookd_fail("internal", "no randomness for a new key");
+        free(app_id);
+        return 1;
+    }
+
+    hookd_key_hash(key, strlen(key), hash);
+    memcpy(hex, "\\x", 2);
+    hookd_key_hash_hex(hash, hex + 2);
+    hex[sizeof(hex) - 1] = '\0';
+
+    snprintf(prefix, sizeof(prefix), "%.10s", key);
+
+    params[0] = app_id;
+    params[1] = hex;
+    params[2] = prefix;
+    params[3] = scopes;
+
+    res = hookd_query(pg, "INSERT INTO hookd.api_keys"
+                          " (app_id, key_hash, prefix, scopes)"
+                          " VALUES ($1, $2::bytea, $3,"
+                          "         string_to_array($4, ','))"
+                          " RETURNING id", 4, params);
+    if (res == NULL) {
+        free(app_id);
+        return 1;
+    }
+
+    hookd_print_json(json_pack("{s:s, s:s, s:s?, s:o}",
+                               "id", PQgetvalue(res, 0, 0),
+                               "key", key,
+                               "app_id", app_id,
+                               "scopes", hookd_split_csv(scopes)));
+    PQclear(res);
+    free(app_id);
+
+    return 0;
+}
+
+
+int
+hookd_cli_keys(hookd_args_t *a)
+{
+    int        rc;
+    PGconn    *pg;
+    PGresult  *res;
+
+    if (a->nargs == 1 && strcmp(a->args[0], "create") == 0) {
+        pg = hookd_connect(a->database);
+        if (pg == NULL) {
+            return 1;
+        }
+
+        rc = hookd_cli_keys_create(pg, a);
+        PQfinish(pg);
+        return rc;
+    }
+
+    if (a->nargs != 2 || strcmp(a->args[0], "revoke") != 0) {
+        hookd_fail("usage", "hookd keys create [--app <name|id>] "
+                   "--scope ingest|admin [--scope …] | hookd keys revoke <id>");
+        return 2;
+    }
+
+    pg = hookd_connect(a->database);
+    if (pg == NULL) {
+        return 1;
+    }
+
+    res = hookd_query(pg, "UPDATE hookd.api_keys"
+                          " SET revoked_at = coalesce(revoked_at, now())"
+                          " WHERE id = $1"
+                          " RETURNING id, hookd.rfc3339(revoked_at)",
+                      1, &a->args[1]);
+    rc = 1;
+
+    if (res && PQntuples(res) == 1) {
+        hookd_print_json(json_pack("{s:s, s:s}", "id", PQgetvalue(res, 0, 0),
+                                   "revoked_at", PQgetvalue(res, 0, 1)));
+        rc = 0;
+
+    } else if (res) {
+        hookd_fail("not_found", "no API key has the id \"%s\"", a->args[1]);
+    }
+
+    PQclear(res);
+    PQfinish(pg);
+
+    return rc;
+}
+
+
+/* http(s) with a host: the address itself is judged when hookd connects */
+static int
+hookd_check_url(const char *url)
+{
+    int    ok;
+    char  *scheme, *host;
+    CURLU *u;
+
+    u = curl_url();
+    scheme = NULL;
+    host = NULL;
+
+    ok = u != NULL && strlen(url) <= 2048
+         && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
+         && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK
+         && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK
+         && (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)
+         && host[0] != '\0';
+
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+
+    return ok;
+}
+
+
+static int
+hookd_valid_pattern(const char *p, size_t len)
+{
+    if (len == 1 && p[0] == '*') {
+        return 1;
+    }
+
+    if (len > 2 && p[len - 2] == '.' && p[len - 1] == '*') {
+        len -= 2;
+    }
+
+    return hookd_valid_event_type(p, len);
+}
+
+
+static json_t *
+hookd_parse_types(const char *types)
+{
+    json_t      *list;
+    const char  *p, *end;
+    size_t       len;
+
+    list = json_array();
+
+    for (p = types ? types : "*"; *p; p = *end ? end + 1 : end) {
+        end = strchr(p, ',');
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+
+        while (p < end && *p == ' ') {
+            p++;
+        }
+
+        len = (size_t) (end - p);
+        while (len && p[len - 1] == ' ') {
+            len--;
+        }
+
+        if (!hookd_valid_pattern(p, len)) {
+            hookd_fail("invalid_endpoint", "--types takes comma-separated "
+                       "event types, 'prefix.*' or '*'; \"%.*s\" is none",
+                       (int) len, p);
+            json_decref(list);
+            return NULL;
+        }
+
+        json_array_append_new(list, json_stringn(p, len));
+    }
+
+    if (json_array_size(list) == 0) {
+        json_array_append_new(list, json_string("*"));
+    }
+
+    return list;
+}
+
+
+static json_t *
+hookd_parse_labels(hookd_args_t *a)
+{
+    int          i;
+    json_t      *labels;
+    const char  *eq;
+
+    labels = json_object();
+
+    for (i = 0; i < a->nlabels; i++) {
+        eq = strchr(a->labels[i], '=');
+
+        if (eq == NULL || eq == a->labels[i] || eq[1] == '\0'
+            || eq - a->labels[i] > HOOKD_MAX_LABEL_KEY_LEN
+            || strlen(eq + 1) > HOOKD_MAX_LABEL_VALUE_LEN)
+        {
+            hookd_fail("invalid_endpoint", "--label takes key=value, "
+                       "not \"%s\"", a->labels[i]);
+            json_decref(labels);
+            return NULL;
+        }
+
+        json_object_setn_new(labels, a->labels[i],
+                             (size_t) (eq - a->labels[i]),
+                             json_string(eq + 1));
+    }
+
+    return labels;
+}
+
+
+static int
+hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
+{
+    int            rc;
+    char          *app_id, *sealed, *types_text, *labels_text, *secrets_text;
+    char           secret[128];
+    json_t        *types, *labels, *secrets;
+    PGresult      *res;
+    const char    *params[5];
+    unsigned char  raw[HOOKD_SECRET_MAX], key[HOOKD_MASTER_KEY_LEN];
+
+    if (a->app == NULL || a->url == NULL) {
+        hookd_fail("usage", "hookd endpoints create --app <name|id> "
+                   "--url <url> [--types 'a.*,b'] [--label k=v] "
+                   "[--secret whsec_…]");
+        return 2;
+    }
+
+    if (!hookd_check_url(a->url)) {
+        hookd_fail("invalid_endpoint", "--url must be an http:// or "
+                   "https:// URL with a host, at most 2048 characters");
+        return 1;
+    }
+
+    if (a->secret) {
+        if (hookd_secret_bytes(a->secret, raw) < 0
+            || strlen(a->secret) >= sizeof(secret))
+        {
+            hookd_fail("invalid_endpoint", "--secret must be whsec_ "
+                       "followed by the base64 of %d to %d bytes",
+                       HOOKD_SECRET_MIN, HOOKD_SECRET_MAX);
+            return 1;
+        }
+
+        snprintf(secret, sizeof(secret), "%s", a->secret);
+
+    } else if (hookd_new_endpoint_secret(secret) != 0) {
+        hookd_fail("internal", "no randomness for a new secret");
+        return 1;
+    }
+
+    types = hookd_parse_types(a->types);
+    labels = types ? hookd_parse_labels(a) : NULL;
+
+    if (types == NULL || labels == NULL) {
+        json_decref(types);
+        return 1;
+    }
+
+    if (hookd_master_key_load(a->secret_key_file, 1, key) != 0
+        || (sealed = hookd_seal(key, secret)) == NULL)
+    {
+        json_decref(types);
+        json_decref(labels);
+        return 1;
+    }
+
+    app_id = hookd_resolve_app(pg, a->app);
+    if (app_id == NULL) {
+        free(sealed);
+        json_decref(types);
+        json_decref(labels);
+        return 1;
+    }
+
+    secrets = json_pack("[{s:s, s:n}]", "sealed", sealed, "expires_at");
+    types_text = json_dumps(types, JSON_COMPACT);
+    labels_text = json_dumps(labels, JSON_COMPACT);
+    secrets_text = json_dumps(secrets, JSON_COMPACT);
+
+    params[0] = app_id;
+    params[1] = a->url;
+    params[2] = secrets_text;
+    params[3] = types_text;
+    params[4] = labels_text;
+
+    res = hookd_query(pg,
+        "WITH ep AS ("
+        "  INSERT INTO hookd.endpoints (app_id, url, secrets)"
+        "  VALUES ($1, $2, $3::jsonb) RETURNING app_id, id),"
+        " sub AS ("
+        "  INSERT INTO hookd.subscriptions"
+        "   (app_id, endpoint_id, event_type_pattern, label_filter)"
+        "  SELECT ep.app_id, ep.id, t, $5::jsonb"
+        "    FROM ep, jsonb_array_elements_text($4::jsonb) t"
+        "  ON CONFLICT DO NOTHING)"
+        " SELECT id FROM ep", 5, params);
+
+    rc = 1;
+
+    if (res) {
+        hookd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}",
+                                   "id", PQgetvalue(res, 0, 0),
+                                   "app_id", app_id,
+                                   "url", a->url,
+                                   "secret", secret,
+                                   "types", types,
+                                   "labels", labels));
+        PQclear(res);
+        rc = 0;
+    }
+
+    free(app_id);
+    free(sealed);
+    free(types_text);
+    free(labels_text);
+    free(secrets_text);
+    json_decref(types);
+    json_decref(labels);
+    json_decref(secrets);
+
+    return rc;
+}
+
+
+int
+hookd_cli_endpoints(hookd_args_t *a)
+{
+    int      rc;
+    PGconn  *pg;
+
+    if (a->nargs != 1 || strcmp(a->args[0], "create") != 0) {
+        hookd_fail("usage", "hookd endpoints create --app <name|id> "
+                   "--url <url> [--types …] [--label k=v] [--secret whsec_…]");
+        return 2;
+    }
+
+    pg = hookd_connect(a->database);
+    if (pg == NULL) {
+        return 1;
+    }
+
+    rc = hookd_cli_endpoints_create(pg, a);
+    PQfinish(pg);
+
+    return rc;
+}
