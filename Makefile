@@ -55,10 +55,11 @@ $(BUILD)/hookd: $(WORKER_SRCS) $(WORKER_HDRS) $(BUILD)/migrations.c
 # Unit tests: cmocka, under AddressSanitizer and UndefinedBehaviorSanitizer.
 $(BUILD)/unit/test_validate: tests/unit/test_validate.c ngx_module/hookd_validate.c
 $(BUILD)/unit/test_key: tests/unit/test_key.c ngx_module/hookd_key.c
+$(BUILD)/unit/test_secret: tests/unit/test_secret.c worker/secret.c worker/util.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
 	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module -Iworker -I$(PG_INC) \
-	    -o $@ $^ -lcmocka -ljansson -lcrypto
+	    -o $@ $^ -lcmocka -ljansson -lcrypto -lpq
 
 unit: deps $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

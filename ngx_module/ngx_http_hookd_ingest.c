@@ -45,6 +45,8 @@ static void ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 static void ngx_http_hookd_job_finalize(ngx_http_request_t *r,
     ngx_int_t rc);
+static ngx_int_t ngx_http_hookd_unavailable(ngx_http_request_t *r,
+    const char *message);
 
 
 static ngx_http_hookd_key_entry_t  *ngx_http_hookd_key_cache;
@@ -127,9 +129,7 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
         ctx->job.data = r;
 
         if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
-            return ngx_http_hookd_ingest_reply(r,
-                       NGX_HTTP_SERVICE_UNAVAILABLE, "unavailable",
-                       "the event store is unreachable; retry later");
+            return ngx_http_hookd_unavailable(r, NULL);
         }
 
         r->main->count++;
@@ -375,9 +375,7 @@ ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
     ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
 
     if (rc != NGX_HTTP_HOOKD_JOB_OK) {
-        status = ngx_http_hookd_ingest_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                     "unavailable",
-                     "the event store is unreachable; retry later");
+        status = ngx_http_hookd_unavailable(r, NULL);
         ngx_http_hookd_job_finalize(r, status);
         return;
     }
@@ -510,8 +508,7 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
 
     if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
-        rc = ngx_http_hookd_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                 "unavailable", "the event store is unreachable; retry later");
+        rc = ngx_http_hookd_unavailable(r, NULL);
         ngx_http_hookd_job_finalize(r, rc);
     }
 }
@@ -578,11 +575,10 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
     ngx_http_request_t  *r = job->data;
 
     if (rc == NGX_HTTP_HOOKD_JOB_UNAVAILABLE) {
-        status = ngx_http_hookd_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                     "unavailable",
-                     "the event store is unreachable and the event was not "
-                     "acknowledged; retry it (with an Idempotency-Key to "
-                     "avoid a duplicate)");
+        status = ngx_http_hookd_unavailable(r,
+                     "the event store became unreachable and the event was "
+                     "not acknowledged; retry it (with an Idempotency-Key "
+                     "to avoid a duplicate)");
         ngx_http_hookd_job_finalize(r, status);
         return;
     }
@@ -646,4 +642,22 @@ ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc)
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_hookd_unavailable(ngx_http_request_t *r, const char *message)
+{
+    ngx_str_t  retry;
+
+    ngx_str_set(&retry, "1");
+
+    if (ngx_http_hookd_add_header(r, "Retry-After", &retry) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_hookd_ingest_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+               "unavailable", message ? message
+               : "the event store is unreachable; retry after Retry-After "
+                 "seconds");
 }
