@@ -10,7 +10,7 @@ CREATE OR REPLACE FUNCTION hookd.new_id(prefix text) RETURNS text
 LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
     SELECT prefix || '_'
         || lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
-        || substr(md5(random()::text || clock_timestamp()::text), 1, 16)
+        || substr(replace(gen_random_uuid()::text, '-', ''), 1, 16)
 $$;
 
 CREATE OR REPLACE FUNCTION hookd.rfc3339(t timestamptz) RETURNS text

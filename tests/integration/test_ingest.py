@@ -205,3 +205,25 @@ def test_500_concurrent_posts_make_exactly_500_events(app, pg):
     assert pg.query("SELECT count(*), count(DISTINCT payload->>'i') "
                     "FROM hookd.events WHERE app_id = %s", app.id) == \
         [(500, 500)]
+
+
+def test_concurrent_repeats_of_one_idempotency_key_make_one_event(app, pg):
+    key = str(uuid.uuid4())
+    session = requests.Session()
+
+    def one(_):
+        r = session.post(app.nginx.url + "/v1/events",
+                         headers={"Authorization": f"Bearer {app.key}",
+                                  "Idempotency-Key": key},
+                         json=EVENT, timeout=30)
+        return r.status_code, r.json()["id"], r.headers.get(
+            "Idempotent-Replayed")
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(one, range(40)))
+
+    assert {s for s, _, _ in results} == {202}
+    assert len({i for _, i, _ in results}) == 1
+    assert sum(1 for _, _, replayed in results if replayed is None) == 1
+    assert pg.query("SELECT count(*) FROM hookd.events WHERE app_id = %s",
+                    app.id) == [(1,)]
