@@ -118,7 +118,7 @@ http {{
     scgi_temp_path {dir}/scgi;
 
     hookd_database "{conninfo}";
-    hookd_pool_size 4;
+    hookd_pool_size {pool_size};
     hookd_db_timeout 2s;
     hookd_rate_limit_zone name=ingest_limit:1m rate=2/s burst=3;
 
@@ -140,7 +140,7 @@ http {{
 
 
 class Nginx:
-    def __init__(self, base, conninfo, workers=2):
+    def __init__(self, base, conninfo, workers=2, pool_size=4):
         self.dir = os.path.join(base, "nginx")
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -148,7 +148,7 @@ class Nginx:
         with open(self.conf, "w") as f:
             f.write(NGINX_CONF.format(module=MODULE, dir=self.dir,
                                       conninfo=conninfo, port=self.port,
-                                      workers=workers))
+                                      workers=workers, pool_size=pool_size))
         self.proc = None
         self.url = f"http://127.0.0.1:{self.port}"
 
