@@ -10,7 +10,7 @@ CC         ?= cc
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS     ?= -O2 -g
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
-HOOKD_LIBS := -lpq -ljansson -lcrypto -lcurl -lev
+HOOKD_LIBS := -lpq -ljansson -lcrypto -lcurl -lev -lm
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 
@@ -56,10 +56,13 @@ $(BUILD)/hookd: $(WORKER_SRCS) $(WORKER_HDRS) $(BUILD)/migrations.c
 $(BUILD)/unit/test_validate: tests/unit/test_validate.c ngx_module/hookd_validate.c
 $(BUILD)/unit/test_key: tests/unit/test_key.c ngx_module/hookd_key.c
 $(BUILD)/unit/test_secret: tests/unit/test_secret.c worker/secret.c worker/util.c
+$(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c worker/util.c
+$(BUILD)/unit/test_retry: tests/unit/test_retry.c worker/retry.c
+$(BUILD)/unit/test_ssrf: tests/unit/test_ssrf.c worker/ssrf.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
 	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module -Iworker -I$(PG_INC) \
-	    -o $@ $^ -lcmocka -ljansson -lcrypto -lpq
+	    -o $@ $^ -lcmocka -ljansson -lcrypto -lpq -lcurl -lm
 
 unit: deps $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

@@ -1,0 +1,118 @@
+#include <math.h>
+#include <curl/curl.h>
+
+#include "retry.h"
+
+
+const hookd_retry_policy_t  hookd_default_policy = {
+    1, 30.0, 6 * 3600.0, 20, 3 * 86400.0
+};
+
+
+hookd_class_e
+hookd_classify(int curl_code, long status, int address_refused)
+{
+    if (address_refused) {
+        return HOOKD_NON_RETRYABLE;
+    }
+
+    switch (curl_code) {
+
+    case CURLE_OK:
+        if (status >= 200 && status < 300) {
+            return HOOKD_SUCCEEDED;
+        }
+
+        if (status == 408 || status == 425 || status == 429
+            || (status >= 500 && status < 600))
+        {
+            return HOOKD_RETRYABLE;
+        }
+
+        if ((status >= 300 && status < 500)) {
+            return HOOKD_NON_RETRYABLE;
+        }
+
+        return HOOKD_UNKNOWN;
+
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return HOOKD_RETRYABLE;
+
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_TOO_MANY_REDIRECTS:
+        return HOOKD_NON_RETRYABLE;
+
+    default:
+        return HOOKD_UNKNOWN;
+    }
+}
+
+
+const char *
+hookd_class_name(hookd_class_e c)
+{
+    switch (c) {
+    case HOOKD_SUCCEEDED:
+        return "SUCCEEDED";
+    case HOOKD_RETRYABLE:
+        return "RETRYABLE";
+    case HOOKD_NON_RETRYABLE:
+        return "NON_RETRYABLE";
+    default:
+        return "UNKNOWN";
+    }
+}
+
+
+double
+hookd_next_delay(const hookd_retry_policy_t *p, int attempts, double age,
+    hookd_class_e c, double retry_after, double jitter)
+{
+    int     budget;
+    double  delay;
+
+    if (c == HOOKD_SUCCEEDED || c == HOOKD_NON_RETRYABLE) {
+        return -1;
+    }
+
+    budget = p->max_attempts;
+    if (c == HOOKD_UNKNOWN) {
+        budget = (budget + 1) / 2;
+    }
+
+    if (attempts >= budget) {
+        return -1;
+    }
+
+    delay = p->base;
+    if (p->exponential && attempts > 1) {
+        delay = p->base * pow(2.0, attempts - 1);
+    }
+
+    if (delay > p->cap) {
+        delay = p->cap;
+    }
+
+    /* equal jitter: spread retries of one outage over [d/2, d) */
+    delay = delay / 2 + delay / 2 * jitter;
+
+    if (retry_after > delay) {
+        delay = retry_after < p->cap ? retry_after : p->cap;
+    }
+
+    if (age + delay > p->max_age) {
+        return -1;
+    }
+
+    return delay;
+}
