@@ -20,7 +20,7 @@ WORKER_HDRS := $(wildcard worker/*.h)
 MIGRATIONS  := $(sort $(wildcard sql/*.sql))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps build run test unit integration bench clean
+.PHONY: all deps build run test unit integration fuzz bench clean
 
 all: build
 
@@ -67,10 +67,24 @@ $(BUILD)/unit/%:
 unit: deps $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
+# libFuzzer on every parser of untrusted input; a short pass in `make test`.
+FUZZ_RUNS ?= 100000
+FUZZERS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c ngx_module/hookd_validate.c
+	@mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module -o $@ $^ -ljansson
+
+fuzz: deps $(FUZZERS)
+	@set -e; for f in $(FUZZERS); do n=$${f##*/fuzz_}; \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$n; \
+	    $$f -runs=$(FUZZ_RUNS) -max_len=4096 $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n \
+	        2>&1 | tail -1; done
+
 integration: build
 	/usr/bin/python3 -m pytest -q tests/integration
 
-test: unit integration
+test: unit fuzz integration
 
 run: build
 	PORT=$(PORT) sh conf/scripts/run.sh
