@@ -128,11 +128,18 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
         ctx->job.handler = ngx_http_hookd_key_looked_up;
         ctx->job.data = r;
 
+        /*
+         * The reference is taken first: a send that fails inside
+         * ngx_http_hookd_pool_post() completes the job, and finalizes the
+         * request, before the call returns.
+         */
+        r->main->count++;
+
         if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
+            r->main->count--;
             return ngx_http_hookd_unavailable(r, NULL);
         }
 
-        r->main->count++;
         return NGX_DONE;
     }
 
