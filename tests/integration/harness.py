@@ -62,7 +62,7 @@ class Postgres:
         self._run(f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust",
                   "-U", self.user, "--no-sync")
         with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
-            f.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+            f.write(f"port = {self.port}\nlisten_addresses = 'localhost'\n"
                     f"unix_socket_directories = '{self.dir}'\n"
                     "fsync = off\nmax_connections = 200\n"
                     "shared_buffers = 128MB\n")
