@@ -133,6 +133,9 @@ http {{
             hookd_ingest;
             hookd_rate_limit ingest_limit;
         }}
+        location = /big/v1/events {{
+            hookd_ingest;
+        }}
         location = /noop {{ return 202; }}
     }}
 }}

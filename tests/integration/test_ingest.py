@@ -227,3 +227,22 @@ def test_concurrent_repeats_of_one_idempotency_key_make_one_event(app, pg):
     assert sum(1 for _, _, replayed in results if replayed is None) == 1
     assert pg.query("SELECT count(*) FROM hookd.events WHERE app_id = %s",
                     app.id) == [(1,)]
+
+
+def test_large_events_in_one_batch_are_sent_whole(app, pg):
+    """Batches of megabytes leave libpq with unsent data: it must be
+    flushed as the socket drains, never dropped or blocked on."""
+    def one(i):
+        body = {"event_type": "big.event",
+                "payload": {"i": i, "blob": "x" * 900_000}}
+        r = requests.post(app.nginx.url + "/big/v1/events", json=body,
+                          headers={"Authorization": f"Bearer {app.key}"},
+                          timeout=30)
+        return r.status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        assert list(pool.map(one, range(24))) == [202] * 24
+    rows = pg.query("SELECT count(*), min(length(payload->>'blob')), "
+                    "max(length(payload->>'blob')) FROM hookd.events "
+                    "WHERE app_id = %s", app.id)
+    assert rows == [(24, 900_000, 900_000)]
