@@ -7,6 +7,7 @@
  *   hookd keys revoke <key id>
  *   hookd endpoints create --app <name|id> --url <url> [--types …]
  *                          [--label k=v]… [--secret whsec_…]
+ *   hookd run [--config <file>] [--allow-network <cidr>]…
  *
  * Every command takes --database <conninfo> (default: $DATABASE_URL).
  */
@@ -17,6 +18,7 @@
 #include <curl/curl.h>
 
 #include "cli.h"
+#include "daemon.h"
 #include "util.h"
 
 
@@ -31,6 +33,8 @@ static const char  hookd_usage[] =
     "  keys revoke <key id>\n"
     "  endpoints create --app <app> --url <url> [--types 'a.*,b']\n"
     "                   [--label key=value]… [--secret whsec_…]\n"
+    "  run [--config <hookd.conf>] [--allow-network <cidr>]…\n"
+    "                                       the delivery daemon\n"
     "  version\n"
     "Output is JSON; errors are JSON on stderr with a non-zero exit.\n";
 
@@ -42,7 +46,6 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
     const char  *opt, *val;
 
     memset(a, 0, sizeof(*a));
-    a->database = getenv("DATABASE_URL");
 
     for (i = 2; i < argc; i++) {
         opt = argv[i];
@@ -137,6 +140,8 @@ main(int argc, char **argv)
         rc = hookd_cli_keys(&a);
     } else if (strcmp(cmd, "endpoints") == 0) {
         rc = hookd_cli_endpoints(&a);
+    } else if (strcmp(cmd, "run") == 0) {
+        rc = hookd_run(&a);
     } else {
         hookd_fail("usage", "unknown command \"%s\"; see hookd --help", cmd);
         rc = 2;

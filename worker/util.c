@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 
@@ -44,6 +45,10 @@ PGconn *
 hookd_connect(const char *conninfo)
 {
     PGconn  *pg;
+
+    if (conninfo == NULL) {
+        conninfo = getenv("DATABASE_URL");
+    }
 
     if (conninfo == NULL || conninfo[0] == '\0') {
         hookd_fail("no_database",

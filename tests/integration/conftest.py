@@ -4,7 +4,7 @@ import uuid
 import pytest
 import requests
 
-from harness import Hookd, Nginx, Postgres, rmtree, tmpdir
+from harness import Daemon, Hookd, Nginx, Postgres, Receiver, rmtree, tmpdir
 
 
 @pytest.fixture(scope="session")
@@ -70,3 +70,28 @@ class App:
 @pytest.fixture
 def app(hookd, nginx):
     return App(hookd, nginx)
+
+
+@pytest.fixture(scope="session")
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def daemons(hookd, base):
+    """Starts hookd run processes; stops whatever is left after the test."""
+    started = []
+
+    def start(*args, env=None, **conf):
+        conf.setdefault("allow_network", "127.0.0.1/32")
+        d = Daemon(hookd.env, base, **conf).start(*args, env=env)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            d.stop()
+        assert "Sanitizer" not in d.output()

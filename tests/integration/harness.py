@@ -185,3 +185,105 @@ def tmpdir():
 
 def rmtree(d):
     shutil.rmtree(d, ignore_errors=True)
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records each request and
+    answers what the test asks, per path: a list of behaviours consumed in
+    order (the last one repeats). A behaviour is a status code, or a dict
+    {"status", "headers", "body", "sleep"}."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.requests = []
+        self.plans = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length",
+                                                            0)))
+                with receiver.lock:
+                    receiver.requests.append({
+                        "path": self.path, "headers": dict(self.headers),
+                        "body": body, "at": time.time()})
+                    plan = receiver.plans.get(self.path, [200])
+                    b = plan.pop(0) if len(plan) > 1 else plan[0]
+                if isinstance(b, int):
+                    b = {"status": b}
+                if b.get("sleep"):
+                    time.sleep(b["sleep"])
+                out = b.get("body", b"ok")
+                self.send_response(b.get("status", 200))
+                for k, v in b.get("headers", {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            do_GET = do_POST
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def plan(self, path, *behaviours):
+        with self.lock:
+            self.plans[path] = list(behaviours)
+
+    def at(self, path):
+        with self.lock:
+            return [r for r in self.requests if r["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+
+
+class Daemon:
+    """hookd run, with a generated hookd.conf."""
+
+    def __init__(self, hookd_env, base, **conf):
+        self.env = dict(hookd_env)
+        self.dir = base
+        settings = {"lease": "5s", "poll_interval": "200ms",
+                    "drain_timeout": "10s", "log_level": "info"}
+        settings.update(conf)
+        self.conf = os.path.join(base, f"hookd-{time.time_ns()}.conf")
+        with open(self.conf, "w") as f:
+            for k, v in settings.items():
+                for one in (v if isinstance(v, list) else [v]):
+                    f.write(f"{k} = {one}\n")
+        self.log = self.conf + ".log"
+        self.proc = None
+
+    def start(self, *args, env=None):
+        e = dict(self.env, **(env or {}))
+        self.logf = open(self.log, "a")
+        self.proc = subprocess.Popen((HOOKD, "run", "--config", self.conf)
+                                     + args, env=e, stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+        return self
+
+    def stop(self, sig=None, timeout=15):
+        import signal as _signal
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig or _signal.SIGTERM)
+            self.proc.wait(timeout)
+        self.logf.close()
+        return self.proc.returncode
+
+    def output(self):
+        with open(self.log) as f:
+            return f.read()

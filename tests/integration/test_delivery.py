@@ -1,0 +1,261 @@
+"""hookd run against real receivers: what consumers get, and what happens
+when they fail."""
+
+import base64
+import hashlib
+import hmac
+import json
+import signal
+import time
+import uuid
+
+import pytest
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+FAST_RETRY = json.dumps({"base_seconds": 0.2, "cap_seconds": 1,
+                         "max_attempts": 5})
+
+
+def wait_for(predicate, timeout=15.0, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+def path():
+    return "/" + uuid.uuid4().hex[:12]
+
+
+def endpoint(app, pg, receiver, p, *args, policy=FAST_RETRY):
+    ep = app.endpoint(receiver.url + p, *args)
+    if policy:
+        pg.query("UPDATE hookd.endpoints SET retry_policy = %s WHERE id = %s "
+                 "RETURNING 1", policy, ep["id"])
+    return ep
+
+
+def delivery(pg, event_id):
+    rows = pg.query("SELECT status, attempt_count, last_error FROM "
+                    "hookd.deliveries WHERE event_id = %s", event_id)
+    return rows[0] if rows else None
+
+
+def attempts(pg, event_id):
+    return pg.query("SELECT a.status_code, a.error_class, a.error "
+                    "FROM hookd.attempts a JOIN hookd.deliveries d "
+                    "ON d.app_id = a.app_id AND d.id = a.delivery_id "
+                    "WHERE d.event_id = %s ORDER BY a.attempt_number",
+                    event_id)
+
+
+def send(app, event_type="invoice.paid", payload=None):
+    r = app.post({"event_type": event_type, "payload": payload or {"n": 1}})
+    assert r.status_code == 202, r.text
+    return r.json()
+
+
+def verify(secret, headers, body):
+    key = base64.b64decode(secret[len("whsec_"):])
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256)
+                                .digest()).decode()
+    return [s for s in headers["webhook-signature"].split(" ")
+            if s == "v1," + expected]
+
+
+def test_delivered_body_headers_and_signature(app, pg, receiver, daemons):
+    p = path()
+    endpoint(app, pg, receiver, p, "--secret", SECRET)
+    daemons()
+    ev = send(app, payload={"amount": 42, "nested": {"ok": True}})
+
+    req = wait_for(lambda: receiver.at(p))[0]
+    h = {k.lower(): v for k, v in req["headers"].items()}
+    assert h["content-type"] == "application/json"
+    assert h["user-agent"].startswith("hookd/")
+    assert h["webhook-id"] == ev["id"]
+    assert abs(int(h["webhook-timestamp"]) - time.time()) < 30
+    assert verify(SECRET, h, req["body"]), h["webhook-signature"]
+
+    body = json.loads(req["body"])
+    assert list(body) == ["id", "type", "timestamp", "data"]
+    assert body == {"id": ev["id"], "type": "invoice.paid",
+                    "timestamp": ev["received_at"],
+                    "data": {"amount": 42, "nested": {"ok": True}}}
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
+    assert attempts(pg, ev["id"]) == [(200, "SUCCEEDED", None)]
+
+
+def test_500_then_200_is_two_attempts_and_succeeded(app, pg, receiver,
+                                                    daemons):
+    p = path()
+    receiver.plan(p, 500, 200)
+    endpoint(app, pg, receiver, p)
+    daemons()
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
+    assert [a[:2] for a in attempts(pg, ev["id"])] == \
+        [(500, "RETRYABLE"), (200, "SUCCEEDED")]
+    reqs = receiver.at(p)
+    assert reqs[0]["headers"]["webhook-id"] == reqs[1]["headers"]["webhook-id"]
+
+
+def test_429_retry_after_is_respected(app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, {"status": 429, "headers": {"Retry-After": "2"}}, 200)
+    endpoint(app, pg, receiver, p,
+             policy=json.dumps({"base_seconds": 0.1, "cap_seconds": 10}))
+    daemons()
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
+    first, second = receiver.at(p)
+    assert second["at"] - first["at"] >= 1.9
+
+
+def test_400_fails_after_one_attempt(app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, 400)
+    endpoint(app, pg, receiver, p)
+    daemons()
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "failed")
+    assert attempts(pg, ev["id"]) == [(400, "NON_RETRYABLE", None)]
+
+
+def test_410_fails_and_disables_the_endpoint(app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, 410)
+    ep = endpoint(app, pg, receiver, p)
+    daemons()
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "failed")
+    assert pg.query("SELECT status, disabled_reason FROM hookd.endpoints "
+                    "WHERE id = %s", ep["id"]) == \
+        [("disabled", "the endpoint answered 410 Gone")]
+
+
+def test_slow_receiver_times_out_as_retryable(app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, {"status": 200, "sleep": 2})
+    ep = endpoint(app, pg, receiver, p)
+    pg.query("UPDATE hookd.endpoints SET timeout_ms = 300 WHERE id = %s "
+             "RETURNING 1", ep["id"])
+    daemons()
+    ev = send(app)
+    a = wait_for(lambda: attempts(pg, ev["id"]))
+    assert a[0][1] == "RETRYABLE" and "Timeout" in a[0][2], a
+
+
+def test_connection_refused_is_retryable(app, pg, daemons):
+    ep = app.endpoint("http://127.0.0.1:9/nothing-listens")
+    pg.query("UPDATE hookd.endpoints SET retry_policy = %s WHERE id = %s "
+             "RETURNING 1", FAST_RETRY, ep["id"])
+    daemons()
+    ev = send(app)
+    a = wait_for(lambda: attempts(pg, ev["id"]))
+    assert a[0][0] is None and a[0][1] == "RETRYABLE", a
+
+
+def test_redirect_is_a_failed_attempt_and_never_followed(app, pg, receiver,
+                                                         daemons):
+    p, elsewhere = path(), path()
+    receiver.plan(p, {"status": 307,
+                      "headers": {"Location": receiver.url + elsewhere}})
+    endpoint(app, pg, receiver, p)
+    daemons()
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "failed")
+    a = attempts(pg, ev["id"])
+    assert a[0][:2] == (307, "NON_RETRYABLE") and "not followed" in a[0][2]
+    time.sleep(0.3)
+    assert receiver.at(elsewhere) == []
+
+
+@pytest.mark.parametrize("host", ["10.0.0.1", "169.254.169.254", "[::1]",
+                                  "[::ffff:127.0.0.1]", "127.0.0.1"])
+def test_ssrf_guard_refuses_private_addresses(app, pg, daemons, host):
+    ep = app.endpoint(f"http://{host}:8/hook")
+    daemons(allow_network=[])          # nothing allowed, not even 127.0.0.1
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "failed")
+    a = attempts(pg, ev["id"])
+    assert a[0][1] == "NON_RETRYABLE" and "SSRF guard" in a[0][2], a
+    assert ep["id"]
+
+
+def test_proxy_variables_in_the_environment_are_ignored(app, pg, receiver,
+                                                        daemons):
+    p = path()
+    endpoint(app, pg, receiver, p)
+    daemons(env={"HTTP_PROXY": "http://127.0.0.1:9", "http_proxy":
+                 "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+                 "ALL_PROXY": "http://127.0.0.1:9"})
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
+
+
+def test_large_response_is_cut_to_4_kib(app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, {"status": 500, "body": b"x" * 200_000}, 200)
+    endpoint(app, pg, receiver, p)
+    daemons()
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
+    body = pg.query("SELECT response_body FROM hookd.attempts a JOIN "
+                    "hookd.deliveries d ON d.app_id = a.app_id AND "
+                    "d.id = a.delivery_id WHERE d.event_id = %s AND "
+                    "a.status_code = 500", ev["id"])[0][0]
+    assert body == "x" * 4096
+
+
+def test_kill_9_in_flight_then_restart_delivers_everything(app, pg, receiver,
+                                                           daemons):
+    p = path()
+    receiver.plan(p, {"status": 200, "sleep": 1.0})
+    endpoint(app, pg, receiver, p)
+    ids = [send(app, payload={"i": i})["id"] for i in range(200)]
+    first = daemons(lease="2s")
+    wait_for(lambda: len(receiver.at(p)) >= 20)
+    first.stop(signal.SIGKILL)
+    daemons(lease="2s")
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM hookd.deliveries WHERE event_id = ANY(%s) "
+        "AND status = 'succeeded'", ids)[0][0] == 200, timeout=60)
+    got = {r["headers"]["webhook-id"] for r in receiver.at(p)}
+    assert got == set(ids)
+
+
+def test_sigterm_drains_in_flight_deliveries(app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, {"status": 200, "sleep": 0.8})
+    endpoint(app, pg, receiver, p)
+    ids = [send(app, payload={"i": i})["id"] for i in range(10)]
+    d = daemons()
+    wait_for(lambda: len(receiver.at(p)) >= 10)
+    assert d.stop(signal.SIGTERM) == 0
+    assert "drained" in d.output()
+    assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                    "event_id = ANY(%s) AND status = 'succeeded'", ids) == \
+        [(10,)]
+
+
+def test_a_stale_lease_cannot_record_over_the_new_owner(app, pg, receiver):
+    ep = app.endpoint(receiver.url + path())
+    ev = send(app)
+    claimed = pg.query("SELECT o_id, o_attempt FROM hookd.claim('old', 100, 0)"
+                       " WHERE o_app_id = %s", app.id)
+    assert len(claimed) == 1
+    time.sleep(0.05)
+    again = pg.query("SELECT o_id, o_attempt FROM hookd.claim('new', 100, 60)"
+                     " WHERE o_app_id = %s", app.id)
+    assert again == [(claimed[0][0], 2)]
+    stale = json.dumps([{"a": app.id, "d": claimed[0][0], "n": 1, "w": "old",
+                         "t": time.time(), "ms": 5, "s": 200, "c":
+                         "SUCCEEDED", "next": None}])
+    assert pg.query("SELECT hookd.complete(%s)", stale) == [(0,)]
+    assert delivery(pg, ev["id"])[0] == "in_flight"
+    assert ep["id"]

@@ -1,0 +1,780 @@
+/*
+ * hookd run: the delivery loop. Claims due deliveries in batches under a
+ * lease, signs and POSTs each with libcurl, and records the outcomes in
+ * batches. Everything runs on one libev loop:
+ *
+ *   NOTIFY / poll timer / a finished transfer -> claim (one at a time)
+ *   claimed rows -> transfers -> outcomes -> complete (one at a time)
+ *
+ * SIGTERM stops claiming and waits (drain_timeout at most) for the
+ * transfers in flight and their outcomes; a second SIGTERM exits at once.
+ * Leases of whatever is left expire and another hookd delivers it. SIGHUP
+ * rereads hookd.conf and keeps the old settings if the new ones are wrong.
+ */
+
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <openssl/rand.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "http.h"
+#include "log.h"
+#include "retry.h"
+#include "secret.h"
+#include "sign.h"
+#include "store.h"
+#include "util.h"
+
+
+#define HOOKD_USER_AGENT      "hookd/0.1.0"
+#define HOOKD_RESPONSE_KEEP   4096
+#define HOOKD_MAX_SIGNATURES  8
+
+
+typedef struct {
+    struct ev_loop   *loop;
+    const hookd_args_t *args;
+    hookd_config_t    conf;
+    unsigned char     master[HOOKD_MASTER_KEY_LEN];
+    hookd_store_t    *store;
+    hookd_http_t     *http;
+    int               in_flight;
+    int               claiming;
+    int               want_claim;
+    json_t           *outcomes;     /* waiting to be recorded */
+    json_t           *sending;      /* being recorded */
+    int               draining;
+    ev_timer          poll;
+    ev_timer          drain;
+    ev_signal         sigterm, sigint, sighup;
+} hookd_daemon_t;
+
+typedef struct {
+    hookd_daemon_t        *d;
+    CURL                  *easy;
+    struct curl_slist     *headers;
+    char                  *body;
+    char                  *app_id, *id;
+    int                    attempt;
+    double                 age;
+    hookd_retry_policy_t   policy;
+    double                 started;        /* epoch seconds */
+    double                 retry_after;
+    int                    refused;
+    char                   refused_addr[64];
+    char                   response[HOOKD_RESPONSE_KEEP];
+    size_t                 response_len;
+    char                   errbuf[CURL_ERROR_SIZE];
+} hookd_transfer_t;
+
+
+static void hookd_claim(hookd_daemon_t *d);
+static void hookd_record(hookd_daemon_t *d);
+static void hookd_maybe_exit(hookd_daemon_t *d);
+
+
+static double
+hookd_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+
+static double
+hookd_jitter(void)
+{
+    uint32_t  r;
+
+    if (RAND_bytes((unsigned char *) &r, sizeof(r)) != 1) {
+        return 0.5;
+    }
+
+    return r / 4294967296.0;
+}
+
+
+/* response bytes become safe text: printable ASCII, newlines and tabs */
+static json_t *
+hookd_text(const char *s, size_t len)
+{
+    size_t   i;
+    char    *copy;
+    json_t  *v;
+
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        return json_null();
+    }
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+        copy[i] = (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t' ? (char) c
+                  : '?';
+    }
+
+    v = json_stringn(copy, len);
+    free(copy);
+
+    return v ? v : json_null();
+}
+
+
+static void
+hookd_policy(json_t *p, hookd_retry_policy_t *out)
+{
+    json_t  *v;
+
+    *out = hookd_default_policy;
+
+    if (!json_is_object(p)) {
+        return;
+    }
+
+    if ((v = json_object_get(p, "strategy")) && json_is_string(v)) {
+        out->exponential = strcmp(json_string_value(v), "constant") != 0;
+    }
+    if ((v = json_object_get(p, "base_seconds")) && json_is_number(v)) {
+        out->base = json_number_value(v);
+    }
+    if ((v = json_object_get(p, "cap_seconds")) && json_is_number(v)) {
+        out->cap = json_number_value(v);
+    }
+    if ((v = json_object_get(p, "max_attempts")) && json_is_integer(v)) {
+        out->max_attempts = (int) json_integer_value(v);
+    }
+    if ((v = json_object_get(p, "max_age_seconds")) && json_is_number(v)) {
+        out->max_age = json_number_value(v);
+    }
+}
+
+
+/* "v1,… v1,…": one signature per secret still valid, newest first */
+static int
+hookd_signatures(hookd_daemon_t *d, const char *secrets_json, const char *id,
+    long long ts, const char *body, char *out, size_t size)
+{
+    int            n;
+    long           klen;
+    char          *plain, sig[HOOKD_SIGNATURE_LEN + 1];
+    size_t         i, used;
+    json_t        *secrets, *s, *exp;
+    unsigned char  key[HOOKD_SECRET_MAX];
+    time_t         expires;
+
+    secrets = json_loads(secrets_json, 0, NULL);
+    n = 0;
+    used = 0;
+    out[0] = '\0';
+
+    json_array_foreach(secrets, i, s) {
+        exp = json_object_get(s, "expires_at");
+        if (json_is_string(exp)) {
+            expires = curl_getdate(json_string_value(exp), NULL);
+            if (expires != -1 && expires <= (time_t) ts) {
+                continue;
+            }
+        }
+
+        plain = hookd_unseal(d->master,
+                             json_string_value(json_object_get(s, "sealed"))
+                             ? json_string_value(json_object_get(s, "sealed"))
+                             : "");
+        if (plain == NULL) {
+            continue;
+        }
+
+        klen = hookd_secret_bytes(plain, key);
+        OPENSSL_cleanse(plain, strlen(plain));
+        free(plain);
+
+        if (klen < 0
+            || hookd_sign(key, (size_t) klen, id, ts, body, strlen(body), sig)
+               != 0)
+        {
+            continue;
+        }
+
+        OPENSSL_cleanse(key, sizeof(key));
+
+        if (used + strlen(sig) + 2 > size || n == HOOKD_MAX_SIGNATURES) {
+            break;
+        }
+
+        used += (size_t) snprintf(out + used, size - used, "%s%s",
+                                  n ? " " : "", sig);
+        n++;
+    }
+
+    json_decref(secrets);
+
+    return n;
+}
+
+
+static size_t
+hookd_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    size_t              len = size * nmemb, room;
+    hookd_transfer_t   *t = userdata;
+
+    /* keep the first 4 KiB, read and drop the rest */
+    room = HOOKD_RESPONSE_KEEP - t->response_len;
+    if (room > len) {
+        room = len;
+    }
+
+    memcpy(t->response + t->response_len, ptr, room);
+    t->response_len += room;
+
+    return len;
+}
+
+
+static size_t
+hookd_on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    char               value[128];
+    size_t             len = size * nitems, n;
+    time_t             when;
+    hookd_transfer_t  *t = userdata;
+
+    if (len > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
+        n = len - 12 < sizeof(value) - 1 ? len - 12 : sizeof(value) - 1;
+        memcpy(value, buf + 12, n);
+        value[n] = '\0';
+
+        if (strspn(value, " 0123456789\r\n") == n) {
+            t->retry_after = atof(value);
+        } else if ((when = curl_getdate(value, NULL)) != -1) {
+            t->retry_after = difftime(when, time(NULL));
+        }
+    }
+
+    return len;
+}
+
+
+/* The SSRF guard judges the address curl is about to connect to. */
+static curl_socket_t
+hookd_on_open_socket(void *clientp, curlsocktype purpose,
+    struct curl_sockaddr *addr)
+{
+    hookd_transfer_t  *t = clientp;
+    hookd_config_t    *c = &t->d->conf;
+    const void        *ip;
+
+    if (purpose == CURLSOCKTYPE_IPCXN && !c->allow_private_networks
+        && !hookd_address_allowed(&addr->addr, c->allow, (size_t) c->nallow))
+    {
+        ip = addr->family == AF_INET6
+             ? (const void *) &((struct sockaddr_in6 *) &addr->addr)->sin6_addr
+             : (const void *) &((struct sockaddr_in *) &addr->addr)->sin_addr;
+        inet_ntop(addr->family, ip, t->refused_addr, sizeof(t->refused_addr));
+        t->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+
+static void
+hookd_transfer_free(hookd_transfer_t *t)
+{
+    if (t->easy) {
+        curl_easy_cleanup(t->easy);
+    }
+
+    curl_slist_free_all(t->headers);
+    free(t->body);
+    free(t->app_id);
+    free(t->id);
+    free(t);
+}
+
+
+static void
+hookd_outcome(hookd_daemon_t *d, hookd_transfer_t *t, long status,
+    const char *error, hookd_class_e cls)
+{
+    double   next;
+    json_t  *o;
+
+    next = hookd_next_delay(&t->policy, t->attempt, t->age, cls,
+                            (status == 429 || status == 503)
+                            ? t->retry_after : 0, hookd_jitter());
+
+    o = json_pack("{s:s, s:s, s:i, s:s, s:f, s:i, s:o, s:o, s:s, s:o, s:o, "
+                  "s:b}",
+                  "a", t->app_id, "d", t->id, "n", t->attempt,
+                  "w", d->conf.worker_id, "t", t->started,
+                  "ms", (int) ((hookd_now() - t->started) * 1000),
+                  "s", status ? json_integer(status) : json_null(),
+                  "e", error ? hookd_text(error, strlen(error)) : json_null(),
+                  "c", hookd_class_name(cls),
+                  "r", t->response_len
+                       ? hookd_text(t->response, t->response_len)
+                       : json_null(),
+                  "next", next >= 0 ? json_real(next) : json_null(),
+                  "disable", status == 410);
+
+    hookd_log(cls == HOOKD_SUCCEEDED ? HOOKD_LOG_DEBUG : HOOKD_LOG_INFO,
+              "attempt delivery=%s attempt=%d status=%ld class=%s next=%.1f%s%s",
+              t->id, t->attempt, status, hookd_class_name(cls), next,
+              error ? " error=" : "", error ? error : "");
+
+    json_array_append_new(d->outcomes, o);
+    hookd_record(d);
+}
+
+
+static void
+hookd_transfer_done(CURL *easy, CURLcode result, void *data)
+{
+    long               status;
+    char               error[512];
+    const char        *why;
+    hookd_daemon_t    *d = data;
+    hookd_transfer_t  *t;
+    hookd_class_e      cls;
+    char              *location;
+
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &t);
+
+    status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+
+    cls = hookd_classify(result, status, t->refused && result != CURLE_OK);
+    why = NULL;
+
+    if (t->refused && result != CURLE_OK) {
+        snprintf(error, sizeof(error), "address %s refused by the SSRF guard "
+                 "(allow it with allow_network in hookd.conf)",
+                 t->refused_addr);
+        why = error;
+
+    } else if (result != CURLE_OK) {
+        snprintf(error, sizeof(error), "%s%s%s", curl_easy_strerror(result),
+                 t->errbuf[0] ? ": " : "", t->errbuf);
+        why = error;
+
+    } else if (status >= 300 && status < 400) {
+        location = NULL;
+        curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &location);
+        snprintf(error, sizeof(error), "redirect (HTTP %ld) to %s not followed",
+                 status, location ? location : "nowhere");
+        why = error;
+    }
+
+    hookd_outcome(d, t, status, why, cls);
+
+    hookd_transfer_free(t);
+    d->in_flight--;
+
+    hookd_claim(d);
+    hookd_maybe_exit(d);
+}
+
+
+static void
+hookd_deliver(hookd_daemon_t *d, PGresult *res, int row)
+{
+    char               header[1024], sigs[HOOKD_MAX_SIGNATURES
+                                          * (HOOKD_SIGNATURE_LEN + 1) + 1];
+    long long          ts;
+    json_t            *policy;
+    hookd_transfer_t  *t;
+    const char        *event_id, *url;
+    CURL              *e;
+
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return;
+    }
+
+    t->d = d;
+    t->app_id = strdup(PQgetvalue(res, row, 0));
+    t->id = strdup(PQgetvalue(res, row, 1));
+    t->attempt = atoi(PQgetvalue(res, row, 2));
+    event_id = PQgetvalue(res, row, 3);
+    url = PQgetvalue(res, row, 4);
+    t->age = atof(PQgetvalue(res, row, 8));
+    t->body = strdup(PQgetvalue(res, row, 9));
+    t->started = hookd_now();
+
+    policy = json_loads(PQgetvalue(res, row, 7), 0, NULL);
+    hookd_policy(policy, &t->policy);
+    json_decref(policy);
+
+    d->in_flight++;
+
+    ts = (long long) t->started;
+
+    if (hookd_signatures(d, PQgetvalue(res, row, 5), event_id, ts, t->body,
+                         sigs, sizeof(sigs)) == 0)
+    {
+        /* nothing is ever sent unsigned */
+        hookd_outcome(d, t, 0, "no signing secret of this endpoint could be "
+                      "opened: is secret_key_file the key it was sealed "
+                      "with?", HOOKD_RETRYABLE);
+        hookd_transfer_free(t);
+        d->in_flight--;
+        return;
+    }
+
+    t->headers = curl_slist_append(NULL, "content-type: application/json");
+    t->headers = curl_slist_append(t->headers, "user-agent: " HOOKD_USER_AGENT);
+    snprintf(header, sizeof(header), "webhook-id: %s", event_id);
+    t->headers = curl_slist_append(t->headers, header);
+    snprintf(header, sizeof(header), "webhook-timestamp: %lld", ts);
+    t->headers = curl_slist_append(t->headers, header);
+    snprintf(header, sizeof(header), "webhook-signature: %s", sigs);
+    t->headers = curl_slist_append(t->headers, header);
+    /* no "Expect: 100-continue" round trip before the body */
+    t->headers = curl_slist_append(t->headers, "expect:");
+
+    e = t->easy = curl_easy_init();
+
+    if (e == NULL || t->headers == NULL) {
+        hookd_outcome(d, t, 0, "out of memory", HOOKD_UNKNOWN);
+        hookd_transfer_free(t);
+        d->in_flight--;
+        return;
+    }
+
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) strlen(t->body));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, atol(PQgetvalue(res, row, 6)));
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* proxies only as configured, never from the environment */
+    curl_easy_setopt(e, CURLOPT_PROXY, d->conf.proxy);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, hookd_on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, hookd_on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, hookd_on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Debian 12's libcurl cannot reuse cleartext HTTP/2 connections */
+    if (strncasecmp(url, "http:", 5) == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    }
+
+    if (hookd_http_start(d->http, e) != 0) {
+        hookd_outcome(d, t, 0, "cannot start the transfer", HOOKD_UNKNOWN);
+        hookd_transfer_free(t);
+        d->in_flight--;
+    }
+}
+
+
+static void
+hookd_claimed(void *data, PGresult *res)
+{
+    int              i, rows;
+    hookd_daemon_t  *d = data;
+
+    d->claiming = 0;
+
+    if (res == NULL) {
+        return;
+    }
+
+    rows = PQntuples(res);
+
+    for (i = 0; i < rows; i++) {
+        hookd_deliver(d, res, i);
+    }
+
+    if (rows > 0) {
+        hookd_log(HOOKD_LOG_DEBUG, "claimed %d", rows);
+        /* there may be more due: ask again */
+        d->want_claim = 1;
+    }
+
+    if (d->want_claim) {
+        d->want_claim = 0;
+        hookd_claim(d);
+    }
+}
+
+
+static void
+hookd_claim(hookd_daemon_t *d)
+{
+    int          n;
+    char         count[16], lease[32];
+    const char  *params[3];
+
+    if (d->draining || !hookd_store_ready(d->store)) {
+        return;
+    }
+
+    if (d->claiming) {
+        d->want_claim = 1;
+        return;
+    }
+
+    n = d->conf.concurrency - d->in_flight;
+    if (n > d->conf.claim_batch) {
+        n = d->conf.claim_batch;
+    }
+
+    if (n <= 0) {
+        return;
+    }
+
+    snprintf(count, sizeof(count), "%d", n);
+    snprintf(lease, sizeof(lease), "%g", d->conf.lease_seconds);
+    params[0] = d->conf.worker_id;
+    params[1] = count;
+    params[2] = lease;
+
+    if (hookd_store_exec(d->store, "hookd_claim", 3, params, hookd_claimed, d)
+        == 0)
+    {
+        d->claiming = 1;
+    }
+}
+
+
+static void
+hookd_recorded(void *data, PGresult *res)
+{
+    size_t           i;
+    json_t          *o;
+    hookd_daemon_t  *d = data;
+
+    if (res == NULL) {
+        /* keep them for when PostgreSQL is back; the leases still fence */
+        json_array_foreach(d->sending, i, o) {
+            json_array_append(d->outcomes, o);
+        }
+    }
+
+    json_decref(d->sending);
+    d->sending = NULL;
+
+    hookd_record(d);
+    hookd_maybe_exit(d);
+}
+
+
+static void
+hookd_record(hookd_daemon_t *d)
+{
+    char        *text;
+    const char  *params[1];
+
+    if (d->sending || json_array_size(d->outcomes) == 0
+        || !hookd_store_ready(d->store))
+    {
+        return;
+    }
+
+    text = json_dumps(d->outcomes, JSON_COMPACT);
+    if (text == NULL) {
+        return;
+    }
+
+    params[0] = text;
+
+    if (hookd_store_exec(d->store, "hookd_complete", 1, params,
+                         hookd_recorded, d) == 0)
+    {
+        d->sending = d->outcomes;
+        d->outcomes = json_array();
+    }
+
+    free(text);
+}
+
+
+static void
+hookd_maybe_exit(hookd_daemon_t *d)
+{
+    if (d->draining && d->in_flight == 0 && d->sending == NULL
+        && json_array_size(d->outcomes) == 0)
+    {
+        hookd_log(HOOKD_LOG_INFO, "drained, exiting");
+        ev_break(d->loop, EVBREAK_ALL);
+    }
+}
+
+
+static void
+hookd_on_ready(void *data)
+{
+    hookd_daemon_t  *d = data;
+
+    hookd_record(d);
+    hookd_claim(d);
+}
+
+
+static void
+hookd_on_notify(void *data)
+{
+    hookd_claim(data);
+}
+
+
+static void
+hookd_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    hookd_claim(w->data);
+}
+
+
+static void
+hookd_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    hookd_daemon_t  *d = w->data;
+
+    hookd_log(HOOKD_LOG_WARN, "drain timeout with %d deliveries in flight; "
+              "their leases will expire and they will be delivered again",
+              d->in_flight);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+
+static void
+hookd_on_term(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    hookd_daemon_t  *d = w->data;
+
+    if (d->draining) {
+        hookd_log(HOOKD_LOG_WARN, "second signal: exiting now");
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+
+    hookd_log(HOOKD_LOG_INFO, "draining: %d deliveries in flight",
+              d->in_flight);
+    d->draining = 1;
+    ev_timer_stop(loop, &d->poll);
+    ev_timer_set(&d->drain, d->conf.drain_timeout, 0);
+    ev_timer_start(loop, &d->drain);
+
+    hookd_maybe_exit(d);
+}
+
+
+static void
+hookd_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    hookd_daemon_t  *d = w->data;
+    hookd_config_t   c;
+
+    if (hookd_config_load(d->args, &c) != 0) {
+        hookd_log(HOOKD_LOG_ERROR, "reload failed, keeping the running "
+                  "configuration");
+        return;
+    }
+
+    if (strcmp(c.database, d->conf.database) != 0) {
+        hookd_log(HOOKD_LOG_WARN, "a new database takes a restart");
+    }
+
+    memcpy(c.database, d->conf.database, sizeof(c.database));
+    memcpy(c.worker_id, d->conf.worker_id, sizeof(c.worker_id));
+    d->conf = c;
+    hookd_log_level = c.log_level;
+
+    ev_timer_set(&d->poll, c.poll_interval, c.poll_interval);
+    ev_timer_again(loop, &d->poll);
+
+    hookd_log(HOOKD_LOG_INFO, "configuration reloaded");
+}
+
+
+int
+hookd_run(const hookd_args_t *a)
+{
+    int                    rc;
+    hookd_daemon_t         d;
+    hookd_store_events_t   ev = { hookd_on_ready, hookd_on_notify, NULL };
+
+    memset(&d, 0, sizeof(d));
+    d.args = a;
+
+    if (hookd_config_load(a, &d.conf) != 0
+        || hookd_master_key_load(d.conf.secret_key_file[0]
+                                 ? d.conf.secret_key_file : NULL, 0,
+                                 d.master) != 0)
+    {
+        return 1;
+    }
+
+    hookd_log_level = d.conf.log_level;
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS)) {
+        hookd_log(HOOKD_LOG_WARN, "libcurl resolves names synchronously: a "
+                  "slow DNS answer stalls every delivery");
+    }
+
+    d.loop = EV_DEFAULT;
+    d.outcomes = json_array();
+    ev.data = &d;
+
+    d.http = hookd_http_new(d.loop, hookd_transfer_done, &d);
+    d.store = hookd_store_new(d.loop, d.conf.database, &ev);
+
+    if (d.http == NULL || d.store == NULL) {
+        hookd_fail("internal", "out of memory");
+        return 1;
+    }
+
+    ev_timer_init(&d.poll, hookd_on_poll, d.conf.poll_interval,
+                  d.conf.poll_interval);
+    d.poll.data = &d;
+    ev_timer_start(d.loop, &d.poll);
+
+    ev_timer_init(&d.drain, hookd_on_drain_timeout, 0, 0);
+    d.drain.data = &d;
+
+    ev_signal_init(&d.sigterm, hookd_on_term, SIGTERM);
+    ev_signal_init(&d.sigint, hookd_on_term, SIGINT);
+    ev_signal_init(&d.sighup, hookd_on_hup, SIGHUP);
+    d.sigterm.data = d.sigint.data = d.sighup.data = &d;
+    ev_signal_start(d.loop, &d.sigterm);
+    ev_signal_start(d.loop, &d.sigint);
+    ev_signal_start(d.loop, &d.sighup);
+
+    hookd_log(HOOKD_LOG_INFO, "hookd running worker=%s concurrency=%d "
+              "lease=%gs", d.conf.worker_id, d.conf.concurrency,
+              d.conf.lease_seconds);
+
+    ev_run(d.loop, 0);
+
+    rc = d.draining ? 0 : 1;
+
+    hookd_store_free(d.store);
+    hookd_http_free(d.http);
+    json_decref(d.outcomes);
+    json_decref(d.sending);
+    OPENSSL_cleanse(d.master, sizeof(d.master));
+
+    return rc;
+}

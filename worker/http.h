@@ -1,0 +1,24 @@
+/*
+ * Outgoing HTTP: one libcurl multi handle driven by the libev loop
+ * (multi_socket: an ev_io per socket, one ev_timer for curl's timeouts).
+ */
+
+#ifndef HOOKD_HTTP_H
+#define HOOKD_HTTP_H
+
+#include <ev.h>
+#include <curl/curl.h>
+
+typedef struct hookd_http_s  hookd_http_t;
+
+/* called once per finished transfer, with curl's result for it */
+typedef void (*hookd_http_done_pt)(CURL *easy, CURLcode result, void *data);
+
+hookd_http_t *hookd_http_new(struct ev_loop *loop, hookd_http_done_pt done,
+    void *data);
+void hookd_http_free(hookd_http_t *h);
+
+/* starts a configured easy handle; 0 on success */
+int hookd_http_start(hookd_http_t *h, CURL *easy);
+
+#endif /* HOOKD_HTTP_H */

@@ -1,0 +1,467 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store.h"
+
+
+#define HOOKD_STORE_MAX_PARAMS  4
+#define HOOKD_BACKOFF_MIN       0.05
+#define HOOKD_BACKOFF_MAX       2.0
+
+
+typedef struct hookd_stmt_s  hookd_stmt_t;
+
+struct hookd_stmt_s {
+    hookd_stmt_t           *next;
+    const char             *name;
+    int                     nparams;
+    char                   *values[HOOKD_STORE_MAX_PARAMS];
+    hookd_store_result_pt   cb;
+    void                   *data;
+};
+
+typedef enum {
+    HOOKD_STORE_DOWN = 0,
+    HOOKD_STORE_CONNECTING,
+    HOOKD_STORE_PREPARING,
+    HOOKD_STORE_IDLE,
+    HOOKD_STORE_BUSY
+} hookd_store_state_e;
+
+struct hookd_store_s {
+    struct ev_loop          *loop;
+    char                    *conninfo;
+    hookd_store_events_t     events;
+    PGconn                  *pg;
+    hookd_store_state_e      state;
+    ev_io                    rio, wio;
+    ev_timer                 retry;
+    double                   backoff;
+    hookd_stmt_t            *head, *tail;   /* head is running when BUSY */
+    PGresult                *res;
+    int                      failed;
+};
+
+
+static const char  hookd_store_prepare[] =
+    "LISTEN hookd_deliveries;"
+    "PREPARE hookd_claim (text, integer, double precision) AS"
+    " SELECT * FROM hookd.claim($1, $2, $3);"
+    "PREPARE hookd_complete (jsonb) AS SELECT hookd.complete($1)";
+
+
+static void hookd_store_connect(hookd_store_t *s);
+static void hookd_store_down(hookd_store_t *s, const char *why);
+static void hookd_store_next(hookd_store_t *s);
+
+
+static void
+hookd_store_watch(hookd_store_t *s, int want_write)
+{
+    int  fd = PQsocket(s->pg);
+
+    if (s->rio.fd != fd) {
+        ev_io_stop(s->loop, &s->rio);
+        ev_io_stop(s->loop, &s->wio);
+        ev_io_set(&s->rio, fd, EV_READ);
+        ev_io_set(&s->wio, fd, EV_WRITE);
+    }
+
+    ev_io_start(s->loop, &s->rio);
+
+    if (want_write) {
+        ev_io_start(s->loop, &s->wio);
+    } else {
+        ev_io_stop(s->loop, &s->wio);
+    }
+}
+
+
+static void
+hookd_store_flush(hookd_store_t *s)
+{
+    int  rc = PQflush(s->pg);
+
+    if (rc < 0) {
+        hookd_store_down(s, PQerrorMessage(s->pg));
+        return;
+    }
+
+    hookd_store_watch(s, rc == 1);
+}
+
+
+static void
+hookd_store_poll(hookd_store_t *s)
+{
+    switch (PQconnectPoll(s->pg)) {
+
+    case PGRES_POLLING_FAILED:
+        hookd_store_down(s, PQerrorMessage(s->pg));
+        return;
+
+    case PGRES_POLLING_READING:
+        hookd_store_watch(s, 0);
+        return;
+
+    case PGRES_POLLING_WRITING:
+        hookd_store_watch(s, 1);
+        return;
+
+    default:
+        break;
+    }
+
+    if (!PQsendQuery(s->pg, hookd_store_prepare)) {
+        hookd_store_down(s, PQerrorMessage(s->pg));
+        return;
+    }
+
+    s->state = HOOKD_STORE_PREPARING;
+    s->failed = 0;
+    hookd_store_flush(s);
+}
+
+
+static void
+hookd_store_results(hookd_store_t *s)
+{
+    PGnotify        *n;
+    PGresult        *res;
+    ExecStatusType   st;
+    int              notified;
+
+    if (!PQconsumeInput(s->pg)) {
+        hookd_store_down(s, PQerrorMessage(s->pg));
+        return;
+    }
+
+    notified = 0;
+    while ((n = PQnotifies(s->pg)) != NULL) {
+        notified = 1;
+        PQfreemem(n);
+    }
+
+    while (s->state == HOOKD_STORE_BUSY || s->state == HOOKD_STORE_PREPARING) {
+        if (PQisBusy(s->pg)) {
+            break;
+        }
+
+        res = PQgetResult(s->pg);
+
+        if (res == NULL) {
+            hookd_stmt_t  *st_done;
+
+            if (s->state == HOOKD_STORE_PREPARING) {
+                if (s->failed) {
+                    hookd_store_down(s, "cannot prepare statements; is the "
+                                        "schema migrated (hookd migrate)?");
+                    return;
+                }
+
+                hookd_log(HOOKD_LOG_INFO, "connected to PostgreSQL");
+                s->state = HOOKD_STORE_IDLE;
+                s->backoff = HOOKD_BACKOFF_MIN;
+
+                if (s->events.ready) {
+                    s->events.ready(s->events.data);
+                }
+
+                hookd_store_next(s);
+                break;
+            }
+
+            st_done = s->head;
+            s->head = st_done->next;
+            if (s->head == NULL) {
+                s->tail = NULL;
+            }
+
+            s->state = HOOKD_STORE_IDLE;
+            res = s->failed ? NULL : s->res;
+            s->res = NULL;
+
+            st_done->cb(st_done->data, res);
+
+            if (res) {
+                PQclear(res);
+            }
+
+            for (int i = 0; i < st_done->nparams; i++) {
+                free(st_done->values[i]);
+            }
+            free(st_done);
+
+            hookd_store_next(s);
+            continue;
+        }
+
+        st = PQresultStatus(res);
+
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            if (s->res) {
+                PQclear(s->res);
+            }
+            s->res = res;
+
+        } else {
+            hookd_log(HOOKD_LOG_ERROR, "PostgreSQL error: %s",
+                      PQresultErrorMessage(res));
+            s->failed = 1;
+            PQclear(res);
+        }
+    }
+
+    if (s->pg == NULL) {
+        return;
+    }
+
+    if (PQstatus(s->pg) != CONNECTION_OK) {
+        hookd_store_down(s, PQerrorMessage(s->pg));
+        return;
+    }
+
+    if (notified && s->events.notified) {
+        s->events.notified(s->events.data);
+    }
+}
+
+
+static void
+hookd_store_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+    hookd_store_t  *s = w->data;
+
+    if (s->state == HOOKD_STORE_CONNECTING) {
+        hookd_store_poll(s);
+        return;
+    }
+
+    if (revents & EV_WRITE) {
+        hookd_store_flush(s);
+        if (s->state == HOOKD_STORE_DOWN) {
+            return;
+        }
+    }
+
+    if (revents & EV_READ) {
+        hookd_store_results(s);
+    }
+}
+
+
+static void
+hookd_store_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    hookd_store_connect(w->data);
+}
+
+
+static void
+hookd_store_connect(hookd_store_t *s)
+{
+    s->pg = PQconnectStart(s->conninfo);
+
+    if (s->pg == NULL || PQstatus(s->pg) == CONNECTION_BAD
+        || PQsetnonblocking(s->pg, 1) != 0)
+    {
+        hookd_store_down(s, s->pg ? PQerrorMessage(s->pg) : "out of memory");
+        return;
+    }
+
+    s->state = HOOKD_STORE_CONNECTING;
+    s->rio.fd = -1;
+    hookd_store_watch(s, 1);
+}
+
+
+static void
+hookd_store_down(hookd_store_t *s, const char *why)
+{
+    hookd_stmt_t  *st, *next;
+
+    hookd_log(HOOKD_LOG_ERROR, "PostgreSQL unavailable, retrying in %.2fs: %s",
+              s->backoff, why);
+
+    ev_io_stop(s->loop, &s->rio);
+    ev_io_stop(s->loop, &s->wio);
+
+    if (s->res) {
+        PQclear(s->res);
+        s->res = NULL;
+    }
+
+    if (s->pg) {
+        PQfinish(s->pg);
+        s->pg = NULL;
+    }
+
+    s->state = HOOKD_STORE_DOWN;
+
+    ev_timer_set(&s->retry, s->backoff, 0);
+    ev_timer_start(s->loop, &s->retry);
+    s->backoff = s->backoff * 2 > HOOKD_BACKOFF_MAX
+                 ? HOOKD_BACKOFF_MAX : s->backoff * 2;
+
+    /* what was queued cannot run on this connection: its callers decide */
+    st = s->head;
+    s->head = s->tail = NULL;
+
+    for ( ; st; st = next) {
+        next = st->next;
+        st->cb(st->data, NULL);
+        for (int i = 0; i < st->nparams; i++) {
+            free(st->values[i]);
+        }
+        free(st);
+    }
+}
+
+
+static void
+hookd_store_next(hookd_store_t *s)
+{
+    hookd_stmt_t  *st = s->head;
+
+    if (s->state != HOOKD_STORE_IDLE || st == NULL) {
+        return;
+    }
+
+    if (!PQsendQueryPrepared(s->pg, st->name, st->nparams,
+                             (const char *const *) st->values, NULL, NULL, 0))
+    {
+        hookd_store_down(s, PQerrorMessage(s->pg));
+        return;
+    }
+
+    s->state = HOOKD_STORE_BUSY;
+    s->failed = 0;
+    hookd_store_flush(s);
+}
+
+
+hookd_store_t *
+hookd_store_new(struct ev_loop *loop, const char *conninfo,
+    const hookd_store_events_t *events)
+{
+    hookd_store_t  *s;
+
+    s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->conninfo = strdup(conninfo)) == NULL) {
+        free(s);
+        return NULL;
+    }
+
+    s->loop = loop;
+    s->events = *events;
+    s->backoff = HOOKD_BACKOFF_MIN;
+
+    ev_io_init(&s->rio, hookd_store_io, -1, EV_READ);
+    ev_io_init(&s->wio, hookd_store_io, -1, EV_WRITE);
+    s->rio.data = s;
+    s->wio.data = s;
+
+    ev_timer_init(&s->retry, hookd_store_retry, 0, 0);
+    s->retry.data = s;
+
+    hookd_store_connect(s);
+
+    return s;
+}
+
+
+void
+hookd_store_free(hookd_store_t *s)
+{
+    ev_io_stop(s->loop, &s->rio);
+    ev_io_stop(s->loop, &s->wio);
+    ev_timer_stop(s->loop, &s->retry);
+
+    while (s->head) {
+        hookd_stmt_t  *st = s->head;
+
+        s->head = st->next;
+        for (int i = 0; i < st->nparams; i++) {
+            free(st->values[i]);
+        }
+        free(st);
+    }
+
+    if (s->res) {
+        PQclear(s->res);
+    }
+
+    if (s->pg) {
+        PQfinish(s->pg);
+    }
+
+    free(s->conninfo);
+    free(s);
+}
+
+
+int
+hookd_store_ready(hookd_store_t *s)
+{
+    return s->state == HOOKD_STORE_IDLE || s->state == HOOKD_STORE_BUSY;
+}
+
+
+int
+hookd_store_pending(hookd_store_t *s)
+{
+    int            n = 0;
+    hookd_stmt_t  *st;
+
+    for (st = s->head; st; st = st->next) {
+        n++;
+    }
+
+    return n;
+}
+
+
+int
+hookd_store_exec(hookd_store_t *s, const char *stmt, int nparams,
+    const char *const *values, hookd_store_result_pt cb, void *data)
+{
+    int            i;
+    hookd_stmt_t  *st;
+
+    if (!hookd_store_ready(s) || nparams > HOOKD_STORE_MAX_PARAMS) {
+        return -1;
+    }
+
+    st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        return -1;
+    }
+
+    st->name = stmt;
+    st->nparams = nparams;
+    st->cb = cb;
+    st->data = data;
+
+    for (i = 0; i < nparams; i++) {
+        st->values[i] = strdup(values[i]);
+        if (st->values[i] == NULL) {
+            while (i--) {
+                free(st->values[i]);
+            }
+            free(st);
+            return -1;
+        }
+    }
+
+    if (s->tail) {
+        s->tail->next = st;
+    } else {
+        s->head = st;
+    }
+    s->tail = st;
+
+    hookd_store_next(s);
+
+    return 0;
+}

@@ -1,0 +1,37 @@
+/*
+ * hookd's PostgreSQL connection: non-blocking libpq on the libev loop. It
+ * LISTENs for wake-ups and runs one statement at a time from a queue;
+ * after a failure it reconnects by itself, failing what was queued.
+ */
+
+#ifndef HOOKD_STORE_H
+#define HOOKD_STORE_H
+
+#include <ev.h>
+#include <libpq-fe.h>
+
+typedef struct hookd_store_s  hookd_store_t;
+
+/* res is NULL when the statement could not run */
+typedef void (*hookd_store_result_pt)(void *data, PGresult *res);
+
+typedef struct {
+    void  (*ready)(void *data);     /* connected and prepared */
+    void  (*notified)(void *data);  /* a NOTIFY arrived */
+    void   *data;
+} hookd_store_events_t;
+
+hookd_store_t *hookd_store_new(struct ev_loop *loop, const char *conninfo,
+    const hookd_store_events_t *events);
+void hookd_store_free(hookd_store_t *s);
+
+int hookd_store_ready(hookd_store_t *s);
+
+/* Runs a statement prepared at connect (see store.c); 0 if queued. */
+int hookd_store_exec(hookd_store_t *s, const char *stmt, int nparams,
+    const char *const *values, hookd_store_result_pt cb, void *data);
+
+/* statements queued or running */
+int hookd_store_pending(hookd_store_t *s);
+
+#endif /* HOOKD_STORE_H */
