@@ -64,10 +64,10 @@ LANGUAGE sql AS $$
     RETURNING d.app_id, d.id, d.attempt_count, d.event_id, ep.url,
               ep.secrets, ep.timeout_ms, ep.retry_policy,
               extract(epoch FROM now() - d.created_at)::double precision,
-              -- json (not jsonb) keeps the documented key order
-              json_build_object('id', e.id, 'type', e.event_type,
-                                'timestamp', hookd.rfc3339(e.received_at),
-                                'data', e.payload)::text
+              -- built as text: the documented key order, no padding
+              '{"id":' || to_json(e.id) || ',"type":' || to_json(e.event_type)
+              || ',"timestamp":' || to_json(hookd.rfc3339(e.received_at))
+              || ',"data":' || e.payload::text || '}'
 $$;
 
 -- outcomes: [{"a": app_id, "d": delivery id, "n": attempt number,

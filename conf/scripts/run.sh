@@ -20,12 +20,14 @@ as_pg() {
 
 PG_STARTED=""
 NGINX_PID=""
+HOOKD_PID=""
 
 stop() {
     trap - INT TERM EXIT
     echo
     echo "hookd: stopping"
     [ -n "$NGINX_PID" ] && kill -QUIT "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null || true
+    [ -n "$HOOKD_PID" ] && kill -TERM "$HOOKD_PID" 2>/dev/null && wait "$HOOKD_PID" 2>/dev/null || true
     [ -n "$PG_STARTED" ] && as_pg "$PG_BIN/pg_ctl" -D "$RUN/pg/data" -m fast -w stop >/dev/null || true
     exit 0
 }
@@ -71,10 +73,26 @@ sed -e "s|@MODULE@|$ROOT/build/ngx_http_hookd_module.so|" -e "s|@DIR@|$RUN|g" \
     -e "s|@PORT@|$PORT|" -e "s|@DATABASE@|$DATABASE_URL|" \
     "$ROOT/conf/nginx.run.conf" > "$RUN/nginx/nginx.conf"
 
+# the master key that seals endpoint secrets, made once
+if [ ! -s "$HOOKD_SECRET_KEY_FILE" ]; then
+    (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$HOOKD_SECRET_KEY_FILE")
+fi
+
+# a local demo: deliveries to this machine's loopback are allowed
+cat > "$RUN/hookd.conf" <<CONF
+database = $DATABASE_URL
+secret_key_file = $HOOKD_SECRET_KEY_FILE
+allow_network = 127.0.0.1/32
+allow_network = ::1/128
+CONF
+"$HOOKD" run --config "$RUN/hookd.conf" 2>> "$RUN/hookd.log" &
+HOOKD_PID=$!
+
 /usr/sbin/nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$RUN/nginx/error.log" &
 NGINX_PID=$!
 sleep 0.5
 kill -0 "$NGINX_PID" 2>/dev/null || { tail -5 "$RUN/nginx/error.log"; exit 1; }
+kill -0 "$HOOKD_PID" 2>/dev/null || { tail -5 "$RUN/hookd.log"; exit 1; }
 
 cat <<MSG
 
@@ -84,7 +102,8 @@ hookd is running.
   application: demo
   ingest key:  $INGEST_KEY
   admin key:   $ADMIN_KEY      (for the admin API, when it lands)
-  logs:        $RUN/nginx/error.log
+  delivery:    hookd run --config $RUN/hookd.conf (loopback allowed for the demo)
+  logs:        $RUN/nginx/error.log, $RUN/hookd.log
 
 Try:
   curl -i http://127.0.0.1:$PORT/v1/events \\
@@ -92,9 +111,11 @@ Try:
        -H 'Content-Type: application/json' \\
        -d '{"event_type": "invoice.paid", "payload": {"amount": 42}}'
 
-Add an endpoint to fan events out to:
+Add an endpoint to deliver to (e.g. a local receiver: python3 -m http.server 9000 answers 501, a failed attempt you can see):
   DATABASE_URL='$DATABASE_URL' HOOKD_SECRET_KEY_FILE=$HOOKD_SECRET_KEY_FILE \\
-  $HOOKD endpoints create --app demo --url https://example.com/hook --types 'invoice.*'
+  $HOOKD endpoints create --app demo --url http://127.0.0.1:9000/hook --types 'invoice.*'
+Then watch the deliveries:
+  psql '$DATABASE_URL' -c 'SELECT status, attempt_count, last_error FROM hookd.deliveries ORDER BY created_at DESC LIMIT 5'
 
 Ctrl-C stops everything.
 MSG
