@@ -259,3 +259,48 @@ def test_a_stale_lease_cannot_record_over_the_new_owner(app, pg, receiver):
     assert pg.query("SELECT hookd.complete(%s)", stale) == [(0,)]
     assert delivery(pg, ev["id"])[0] == "in_flight"
     assert ep["id"]
+
+
+def test_three_hookd_processes_deliver_2000_events_once_each(app, pg,
+                                                             receiver,
+                                                             daemons):
+    p = path()
+    endpoint(app, pg, receiver, p)
+    body = [{"a": app.id, "i": None, "h": "00" * 32,
+             "b": {"event_type": "bulk.event", "payload": {"i": i}}}
+            for i in range(2000)]
+    ids = [row[2] for row in pg.query("SELECT * FROM hookd.ingest(%s)",
+                                      json.dumps(body))]
+    assert len(ids) == 2000
+    for _ in range(3):
+        daemons(claim_batch=20, concurrency=64)
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM hookd.deliveries WHERE event_id = ANY(%s) "
+        "AND status = 'succeeded'", ids)[0][0] == 2000, timeout=90)
+    got = [r["headers"]["webhook-id"] for r in receiver.at(p)]
+    assert len(got) == 2000 and set(got) == set(ids)
+    workers = pg.query("SELECT count(DISTINCT a.worker) FROM hookd.attempts a"
+                       " JOIN hookd.deliveries d ON d.app_id = a.app_id AND "
+                       "d.id = a.delivery_id WHERE d.event_id = ANY(%s)", ids)
+    assert workers[0][0] >= 2
+
+
+def test_hookd_recovers_after_a_postgres_restart(app, pg, receiver, daemons):
+    p = path()
+    endpoint(app, pg, receiver, p)
+    d = daemons()
+    first = send(app)
+    wait_for(lambda: delivery(pg, first["id"])[0] == "succeeded")
+    pg.stop("fast")
+    time.sleep(0.5)
+    pg.start()
+    second = wait_for(lambda: _send_when_up(app))
+    wait_for(lambda: delivery(pg, second["id"])[0] == "succeeded",
+             timeout=20)
+    assert d.proc.poll() is None
+    assert "PostgreSQL unavailable" in d.output()
+
+
+def _send_when_up(app):
+    r = app.post({"event_type": "after.restart", "payload": {}})
+    return r.json() if r.status_code == 202 else None
