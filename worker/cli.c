@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <openssl/crypto.h>
 #include <jansson.h>
 
 #include "cli.h"
@@ -389,6 +390,45 @@ hookd_parse_labels(hookd_args_t *a)
 }
 
 
+/* the given secret, checked, or a new one; then sealed (malloc'ed) */
+static char *
+hookd_endpoint_secret(hookd_args_t *a, char *secret, size_t size)
+{
+    char           *sealed;
+    unsigned char   raw[HOOKD_SECRET_MAX], key[HOOKD_MASTER_KEY_LEN];
+
+    if (a->secret) {
+        if (hookd_secret_bytes(a->secret, raw) < 0
+            || strlen(a->secret) >= size)
+        {
+            hookd_fail("invalid_endpoint", "--secret must be whsec_ "
+                       "followed by the base64 of %d to %d bytes",
+                       HOOKD_SECRET_MIN, HOOKD_SECRET_MAX);
+            return NULL;
+        }
+
+        snprintf(secret, size, "%s", a->secret);
+
+    } else if (hookd_new_endpoint_secret(secret) != 0) {
+        hookd_fail("internal", "no randomness for a new secret");
+        return NULL;
+    }
+
+    if (hookd_master_key_load(a->secret_key_file, 1, key) != 0) {
+        return NULL;
+    }
+
+    sealed = hookd_seal(key, secret);
+    OPENSSL_cleanse(key, sizeof(key));
+
+    if (sealed == NULL) {
+        hookd_fail("internal", "cannot seal the secret");
+    }
+
+    return sealed;
+}
+
+
 static int
 hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
 {
@@ -398,7 +438,6 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     json_t        *types, *labels, *secrets;
     PGresult      *res;
     const char    *params[5];
-    unsigned char  raw[HOOKD_SECRET_MAX], key[HOOKD_MASTER_KEY_LEN];
 
     if (a->app == NULL || a->url == NULL) {
         hookd_fail("usage", "hookd endpoints create --app <name|id> "
@@ -413,23 +452,6 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
         return 1;
     }
 
-    if (a->secret) {
-        if (hookd_secret_bytes(a->secret, raw) < 0
-            || strlen(a->secret) >= sizeof(secret))
-        {
-            hookd_fail("invalid_endpoint", "--secret must be whsec_ "
-                       "followed by the base64 of %d to %d bytes",
-                       HOOKD_SECRET_MIN, HOOKD_SECRET_MAX);
-            return 1;
-        }
-
-        snprintf(secret, sizeof(secret), "%s", a->secret);
-
-    } else if (hookd_new_endpoint_secret(secret) != 0) {
-        hookd_fail("internal", "no randomness for a new secret");
-        return 1;
-    }
-
     types = hookd_parse_types(a->types);
     labels = types ? hookd_parse_labels(a) : NULL;
 
@@ -438,9 +460,8 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
         return 1;
     }
 
-    if (hookd_master_key_load(a->secret_key_file, 1, key) != 0
-        || (sealed = hookd_seal(key, secret)) == NULL)
-    {
+    sealed = hookd_endpoint_secret(a, secret, sizeof(secret));
+    if (sealed == NULL) {
         json_decref(types);
         json_decref(labels);
         return 1;
@@ -504,15 +525,110 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
 }
 
 
+/* "24h", "30m", "90s", "3600": seconds, or -1 */
+static double
+hookd_duration(const char *s)
+{
+    char    *end;
+    double   v;
+
+    v = strtod(s, &end);
+    if (end == s || v < 0) {
+        return -1;
+    }
+
+    switch (*end) {
+    case '\0': case 's': return end[*end ? 1 : 0] ? -1 : v;
+    case 'm': return end[1] ? -1 : v * 60;
+    case 'h': return end[1] ? -1 : v * 3600;
+    case 'd': return end[1] ? -1 : v * 86400;
+    default: return -1;
+    }
+}
+
+
+/*
+ * The new secret signs from now on; the old ones keep signing (a second
+ * signature) until the grace period ends, so consumers can switch over.
+ */
+static int
+hookd_cli_endpoints_rotate(PGconn *pg, hookd_args_t *a)
+{
+    int          rc;
+    char        *sealed, secret[128], grace[32];
+    double       seconds;
+    PGresult    *res;
+    const char  *params[3];
+
+    seconds = a->grace ? hookd_duration(a->grace) : 86400;
+    if (seconds < 0) {
+        hookd_fail("usage", "--grace takes a duration such as 24h, 30m or "
+                   "90s, not \"%s\"", a->grace);
+        return 2;
+    }
+
+    sealed = hookd_endpoint_secret(a, secret, sizeof(secret));
+    if (sealed == NULL) {
+        return 1;
+    }
+
+    snprintf(grace, sizeof(grace), "%.3f", seconds);
+    params[0] = a->args[1];
+    params[1] = sealed;
+    params[2] = grace;
+
+    res = hookd_query(pg,
+        "UPDATE hookd.endpoints ep"
+        "   SET secrets = jsonb_build_array(jsonb_build_object("
+        "                     'sealed', $2::text, 'expires_at', NULL))"
+        "       || coalesce((SELECT jsonb_agg(CASE"
+        "              WHEN s->>'expires_at' IS NULL"
+        "              THEN jsonb_set(s, '{expires_at}', to_jsonb(hookd.rfc3339("
+        "                   now() + make_interval(secs => $3::float8))))"
+        "              ELSE s END)"
+        "            FROM jsonb_array_elements(ep.secrets) s"
+        "           WHERE s->>'expires_at' IS NULL"
+        "              OR (s->>'expires_at')::timestamptz > now()), '[]'),"
+        "       updated_at = now()"
+        " WHERE ep.id = $1"
+        " RETURNING ep.id, ep.app_id", 3, params);
+
+    rc = 1;
+
+    if (res && PQntuples(res) == 1) {
+        hookd_print_json(json_pack("{s:s, s:s, s:s, s:f}",
+                                   "id", PQgetvalue(res, 0, 0),
+                                   "app_id", PQgetvalue(res, 0, 1),
+                                   "secret", secret,
+                                   "old_secrets_valid_for_seconds", seconds));
+        rc = 0;
+
+    } else if (res) {
+        hookd_fail("not_found", "no endpoint has the id \"%s\"", a->args[1]);
+    }
+
+    PQclear(res);
+    free(sealed);
+
+    return rc;
+}
+
+
 int
 hookd_cli_endpoints(hookd_args_t *a)
 {
-    int      rc;
+    int      rc, create;
     PGconn  *pg;
 
-    if (a->nargs != 1 || strcmp(a->args[0], "create") != 0) {
+    create = a->nargs == 1 && strcmp(a->args[0], "create") == 0;
+
+    if (!create
+        && !(a->nargs == 2 && strcmp(a->args[0], "rotate-secret") == 0))
+    {
         hookd_fail("usage", "hookd endpoints create --app <name|id> "
-                   "--url <url> [--types …] [--label k=v] [--secret whsec_…]");
+                   "--url <url> [--types …] [--label k=v] [--secret whsec_…]"
+                   " | hookd endpoints rotate-secret <id> [--secret whsec_…]"
+                   " [--grace 24h]");
         return 2;
     }
 
@@ -521,7 +637,8 @@ hookd_cli_endpoints(hookd_args_t *a)
         return 1;
     }
 
-    rc = hookd_cli_endpoints_create(pg, a);
+    rc = create ? hookd_cli_endpoints_create(pg, a)
+                : hookd_cli_endpoints_rotate(pg, a);
     PQfinish(pg);
 
     return rc;

@@ -13,6 +13,7 @@ typedef struct {
     const char  *url;
     const char  *types;
     const char  *secret;
+    const char  *grace;
     const char  *scopes[HOOKD_MAX_MULTI];
     int          nscopes;
     const char  *labels[HOOKD_MAX_MULTI];

@@ -12,6 +12,7 @@
  * rereads hookd.conf and keeps the old settings if the new ones are wrong.
  */
 
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdio.h>
@@ -131,6 +132,20 @@ hookd_text(const char *s, size_t len)
 }
 
 
+/* "2026-11-25T12:00:00.123456Z" (hookd.rfc3339) to epoch seconds, or -1 */
+static time_t
+hookd_parse_rfc3339(const char *s)
+{
+    char       *end;
+    struct tm   tm;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+    return end == NULL ? (time_t) -1 : timegm(&tm);
+}
+
+
 static void
 hookd_policy(json_t *p, hookd_retry_policy_t *out)
 {
@@ -181,7 +196,7 @@ hookd_signatures(hookd_daemon_t *d, const char *secrets_json, const char *id,
     json_array_foreach(secrets, i, s) {
         exp = json_object_get(s, "expires_at");
         if (json_is_string(exp)) {
-            expires = curl_getdate(json_string_value(exp), NULL);
+            expires = hookd_parse_rfc3339(json_string_value(exp));
             if (expires != -1 && expires <= (time_t) ts) {
                 continue;
             }

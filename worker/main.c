@@ -33,6 +33,7 @@ static const char  hookd_usage[] =
     "  keys revoke <key id>\n"
     "  endpoints create --app <app> --url <url> [--types 'a.*,b']\n"
     "                   [--label key=value]… [--secret whsec_…]\n"
+    "  endpoints rotate-secret <endpoint id> [--secret whsec_…] [--grace 24h]\n"
     "  run [--config <hookd.conf>] [--allow-network <cidr>]…\n"
     "                                       the delivery daemon\n"
     "  version\n"
@@ -95,6 +96,8 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
             a->types = val;
         } else if (strcmp(opt, "--secret") == 0) {
             a->secret = val;
+        } else if (strcmp(opt, "--grace") == 0) {
+            a->grace = val;
         } else {
             hookd_fail("usage", "unknown option %s", opt);
             return -1;

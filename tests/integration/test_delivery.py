@@ -304,3 +304,29 @@ def test_hookd_recovers_after_a_postgres_restart(app, pg, receiver, daemons):
 def _send_when_up(app):
     r = app.post({"event_type": "after.restart", "payload": {}})
     return r.json() if r.status_code == 202 else None
+
+
+def test_rotated_secret_signs_beside_the_old_one_until_grace_ends(
+        app, pg, receiver, daemons, hookd):
+    p = path()
+    ep = endpoint(app, pg, receiver, p, "--secret", SECRET)
+    new = hookd("endpoints", "rotate-secret", ep["id"], "--grace", "3s")
+    assert new["secret"].startswith("whsec_") and new["secret"] != SECRET
+    daemons()
+
+    during = send(app)
+    req = wait_for(lambda: [r for r in receiver.at(p) if
+                            r["headers"]["webhook-id"] == during["id"]])[0]
+    h = {k.lower(): v for k, v in req["headers"].items()}
+    assert len(h["webhook-signature"].split(" ")) == 2
+    assert verify(new["secret"], h, req["body"])
+    assert verify(SECRET, h, req["body"])
+
+    time.sleep(3.5)
+    after = send(app)
+    req = wait_for(lambda: [r for r in receiver.at(p) if
+                            r["headers"]["webhook-id"] == after["id"]])[0]
+    h = {k.lower(): v for k, v in req["headers"].items()}
+    assert len(h["webhook-signature"].split(" ")) == 1
+    assert verify(new["secret"], h, req["body"])
+    assert not verify(SECRET, h, req["body"])
