@@ -330,3 +330,81 @@ def test_rotated_secret_signs_beside_the_old_one_until_grace_ends(
     assert len(h["webhook-signature"].split(" ")) == 1
     assert verify(new["secret"], h, req["body"])
     assert not verify(SECRET, h, req["body"])
+
+
+def endpoint_row(pg, ep_id, *cols):
+    return pg.query(f"SELECT {', '.join(cols)} FROM hookd.endpoints "
+                    "WHERE id = %s", ep_id)[0]
+
+
+def test_breaker_opens_burns_no_attempts_and_closes_after_a_probe(
+        app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, 500)
+    ep = endpoint(app, pg, receiver, p,
+                  policy=json.dumps({"base_seconds": 0.05, "cap_seconds": 0.1,
+                                     "max_attempts": 100}))
+    # one at a time, so that the threshold is reached exactly
+    pg.query("UPDATE hookd.endpoints SET breaker_threshold = 3, "
+             "breaker_cooldown_seconds = 1.5, max_in_flight = 1 "
+             "WHERE id = %s RETURNING 1", ep["id"])
+    daemons(poll_interval="50ms")
+    ids = [send(app, payload={"i": i})["id"] for i in range(5)]
+
+    wait_for(lambda: endpoint_row(pg, ep["id"], "breaker_state")[0] == "open")
+    opened = len(receiver.at(p))
+    assert opened == 3, opened
+    time.sleep(1.0)                           # inside the cool-down
+    assert len(receiver.at(p)) == opened
+
+    # the probe fails: open again, with a longer cool-down
+    wait_for(lambda: len(receiver.at(p)) == opened + 1, timeout=5)
+    wait_for(lambda: endpoint_row(pg, ep["id"], "breaker_opens")[0] == 2)
+    time.sleep(0.5)
+    assert len(receiver.at(p)) == opened + 1
+
+    receiver.plan(p, 200)
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM hookd.deliveries WHERE event_id = ANY(%s) "
+        "AND status = 'succeeded'", ids)[0][0] == 5, timeout=15)
+    assert endpoint_row(pg, ep["id"], "breaker_state", "consecutive_failures",
+                        "breaker_opens") == ("closed", 0, 0)
+
+
+def test_rate_limit_of_5_per_second_holds_within_10_percent(
+        app, pg, receiver, daemons):
+    p = path()
+    ep = endpoint(app, pg, receiver, p)
+    pg.query("UPDATE hookd.endpoints SET rate_limit = 5 WHERE id = %s "
+             "RETURNING 1", ep["id"])
+    for i in range(36):
+        send(app, payload={"i": i})
+    daemons(poll_interval="50ms")
+    wait_for(lambda: len(receiver.at(p)) == 36, timeout=20)
+    times = sorted(r["at"] for r in receiver.at(p))
+    # past the first second's burst, the steady rate
+    steady = (len(times) - 6) / (times[-1] - times[5])
+    assert 4.5 <= steady <= 5.5, steady
+
+
+def test_max_in_flight_caps_concurrent_deliveries(app, pg, receiver,
+                                                  daemons):
+    p = path()
+    receiver.plan(p, {"status": 200, "sleep": 0.3})
+    ep = endpoint(app, pg, receiver, p)
+    pg.query("UPDATE hookd.endpoints SET max_in_flight = 2 WHERE id = %s "
+             "RETURNING 1", ep["id"])
+    ids = [send(app, payload={"i": i})["id"] for i in range(10)]
+    daemons(poll_interval="50ms")
+    peak = 0
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        peak = max(peak, pg.query(
+            "SELECT count(*) FROM hookd.deliveries WHERE event_id = ANY(%s) "
+            "AND status = 'in_flight'", ids)[0][0])
+        if pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                    "event_id = ANY(%s) AND status = 'succeeded'",
+                    ids)[0][0] == 10:
+            break
+        time.sleep(0.02)
+    assert peak == 2, peak
