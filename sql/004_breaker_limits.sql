@@ -197,9 +197,10 @@ BEGIN
            FOR UPDATE OF ep
     ), next AS (
         SELECT cu.*,
-               CASE WHEN cu.failures >= cu.threshold
-                         OR (cu.was = 'half_open' AND cu.last_ok IS NULL
-                             AND cu.new_fails > 0)
+               CASE WHEN cu.new_fails > 0
+                         AND (cu.failures >= cu.threshold
+                              OR (cu.was = 'half_open'
+                                  AND cu.last_ok IS NULL))
                     THEN 'open'
                     WHEN cu.last_ok IS NOT NULL OR cu.was = 'half_open'
                     THEN 'closed'
@@ -211,7 +212,9 @@ BEGIN
                disabled_reason = CASE WHEN nx.gone
                    THEN 'the endpoint answered 410 Gone'
                    ELSE ep.disabled_reason END,
-               consecutive_failures = nx.failures,
+               consecutive_failures = CASE
+                   WHEN nx.was = 'half_open' AND nx.state = 'closed' THEN 0
+                   ELSE nx.failures END,
                breaker_state = nx.state,
                breaker_opens = CASE WHEN nx.state = 'open' THEN nx.opens + 1
                                     WHEN nx.state = 'closed' THEN 0

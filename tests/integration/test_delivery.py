@@ -408,3 +408,103 @@ def test_max_in_flight_caps_concurrent_deliveries(app, pg, receiver,
             break
         time.sleep(0.02)
     assert peak == 2, peak
+
+
+def test_connection_reset_is_retryable(app, pg, daemons):
+    import socket
+    import struct
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def reset_all():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            c.recv(65536)
+            # linger 0: close() sends RST instead of FIN
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            c.close()
+
+    t = threading.Thread(target=reset_all, daemon=True)
+    t.start()
+    try:
+        ep = app.endpoint(f"http://127.0.0.1:{srv.getsockname()[1]}/reset")
+        pg.query("UPDATE hookd.endpoints SET retry_policy = %s WHERE id = %s "
+                 "RETURNING 1", FAST_RETRY, ep["id"])
+        daemons()
+        ev = send(app)
+        a = wait_for(lambda: attempts(pg, ev["id"]))
+        assert a[0][0] is None and a[0][1] == "RETRYABLE", a
+    finally:
+        stop.set()
+        t.join()
+        srv.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def test_50_mb_response_is_cut_to_4_kib_and_rss_barely_moves(
+        app, pg, receiver, daemons):
+    p = path()
+    receiver.plan(p, {"status": 200, "body": b"y" * (50 * 1024 * 1024)})
+    endpoint(app, pg, receiver, p)
+    d = daemons()
+    warm = send(app)
+    wait_for(lambda: delivery(pg, warm["id"])[0] == "succeeded", timeout=60)
+    before = rss_kib(d.proc.pid)
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded", timeout=60)
+    after = rss_kib(d.proc.pid)
+    body = pg.query("SELECT a.response_body FROM hookd.attempts a JOIN "
+                    "hookd.deliveries d ON d.app_id = a.app_id AND "
+                    "d.id = a.delivery_id WHERE d.event_id = %s",
+                    ev["id"])[0][0]
+    assert body == "y" * 4096
+    assert after - before < 2048, (before, after)     # KiB
+
+
+def test_only_http_and_https_endpoints_exist(app, pg, hookd):
+    for url in ("file:///etc/passwd", "gopher://127.0.0.1:70/x",
+                "ftp://127.0.0.1/"):
+        err = hookd("endpoints", "create", "--app", app.name, "--url", url,
+                    check=False)
+        assert err["error"]["code"] == "invalid_endpoint"
+    with pytest.raises(Exception, match="check constraint"):
+        pg.query("INSERT INTO hookd.endpoints (app_id, url) VALUES "
+                 "(%s, 'gopher://127.0.0.1:70/x')", app.id)
+
+
+def test_sighup_reloads_and_keeps_the_old_settings_on_error(
+        app, pg, receiver, daemons):
+    p = path()
+    endpoint(app, pg, receiver, p)
+    d = daemons(allow_network=[])
+    refused = send(app)
+    wait_for(lambda: delivery(pg, refused["id"])[0] == "failed")
+
+    with open(d.conf, "a") as f:
+        f.write("allow_network = 127.0.0.1/32\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in d.output())
+    ok = send(app)
+    wait_for(lambda: delivery(pg, ok["id"])[0] == "succeeded")
+
+    with open(d.conf, "a") as f:
+        f.write("concurrency = many\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "keeping the running configuration" in d.output())
+    still = send(app)
+    wait_for(lambda: delivery(pg, still["id"])[0] == "succeeded")
