@@ -74,6 +74,7 @@ static ngx_int_t ngx_http_hookd_pg_bind(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_unbind(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_event(ngx_event_t *ev);
 static void ngx_http_hookd_pg_timer(ngx_event_t *ev);
+static ngx_uint_t ngx_http_hookd_pg_idle_alive(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_flush(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_read(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_done(ngx_http_hookd_pg_t *pc);
@@ -550,10 +551,7 @@ ngx_http_hookd_pg_event(ngx_event_t *ev)
         return;
 
     case NGX_HTTP_HOOKD_PG_IDLE:
-        /* nothing is expected: notices, or the server going away */
-        if (!ev->write
-            && (!PQconsumeInput(pc->pg) || PQstatus(pc->pg) != CONNECTION_OK))
-        {
+        if (!ev->write && !ngx_http_hookd_pg_idle_alive(pc)) {
             ngx_log_error(NGX_LOG_WARN, pc->pool->log, 0,
                           "hookd: PostgreSQL closed an idle connection: %s",
                           PQerrorMessage(pc->pg));
@@ -564,6 +562,40 @@ ngx_http_hookd_pg_event(ngx_event_t *ev)
     default:
         return;
     }
+}
+
+
+/*
+ * Nothing is expected on an idle connection but a notice or the server
+ * going away. A shutdown sends its FATAL message and closes at once: one
+ * edge-triggered event may carry both, and libpq, having read the message,
+ * still says CONNECTION_OK. So read until the socket has nothing more to
+ * say, and treat the end of the stream as the end of the connection.
+ */
+static ngx_uint_t
+ngx_http_hookd_pg_idle_alive(ngx_http_hookd_pg_t *pc)
+{
+    char        byte;
+    ssize_t     n;
+    ngx_uint_t  i;
+
+    for (i = 0; i < 16; i++) {
+        n = recv(PQsocket(pc->pg), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+        if (n < 0) {
+            return ngx_socket_errno == NGX_EAGAIN
+                   || ngx_socket_errno == NGX_EINTR;
+        }
+
+        if (n == 0
+            || !PQconsumeInput(pc->pg)
+            || PQstatus(pc->pg) != CONNECTION_OK)
+        {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

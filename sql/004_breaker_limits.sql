@@ -48,7 +48,7 @@ LANGUAGE sql AS $$
            AND (ep.breaker_state = 'closed' OR ep.breaker_until <= now())
          ORDER BY d.next_attempt_at
          LIMIT n * 2
-           FOR UPDATE OF d SKIP LOCKED
+           FOR NO KEY UPDATE OF d SKIP LOCKED
     ), numbered AS (
         SELECT l.*, row_number() OVER (PARTITION BY l.app_id, l.endpoint_id
                                        ORDER BY l.next_attempt_at) AS k
@@ -75,7 +75,9 @@ LANGUAGE sql AS $$
          WHERE (ep.app_id, ep.id) IN (SELECT app_id, endpoint_id FROM locked)
            AND (ep.breaker_state <> 'closed' OR ep.rate_limit IS NOT NULL
                 OR ep.max_in_flight IS NOT NULL)
-           FOR UPDATE
+         ORDER BY ep.app_id, ep.id
+           -- NO KEY: ingest's foreign-key checks (KEY SHARE) pass
+           FOR NO KEY UPDATE
     ), picked AS (
         SELECT nb.app_id, nb.id, nb.endpoint_id
           FROM numbered nb
@@ -194,7 +196,8 @@ BEGIN
           FROM counted c
           JOIN hookd.endpoints ep
             ON ep.app_id = c.app_id AND ep.id = c.endpoint_id
-           FOR UPDATE OF ep
+         ORDER BY ep.app_id, ep.id
+           FOR NO KEY UPDATE OF ep
     ), next AS (
         SELECT cu.*,
                CASE WHEN cu.new_fails > 0

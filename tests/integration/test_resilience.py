@@ -33,6 +33,16 @@ def test_postgres_down_is_503_fast_and_back_without_touching_nginx(app, pg):
     assert pg.query("SELECT count(*) FROM hookd.events WHERE id = %s",
                     r.json()["id"]) == [(1,)]
 
+    # every pooled connection is back (reconnects back off to 1 s at most):
+    # no request may land on a connection that died with the old server
+    time.sleep(1.5)
+    sessions = [requests.Session() for _ in range(8)]
+    statuses = [sessions[i % 8].post(
+        app.nginx.url + "/v1/events",
+        headers={"Authorization": f"Bearer {app.key}"},
+        json=EVENT, timeout=10).status_code for i in range(120)]
+    assert statuses == [202] * 120, statuses
+
 
 def test_reload_under_load_loses_no_acknowledged_event(app, nginx, pg):
     acked, others = [], []
