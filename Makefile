@@ -89,7 +89,10 @@ test: unit fuzz integration
 run: build
 	PORT=$(PORT) sh conf/scripts/run.sh
 
-bench: build
+$(BUILD)/curl_client: tests/bench/curl_client.c
+	$(CC) -O2 $(WARN) -o $@ $< -lcurl
+
+bench: build $(BUILD)/curl_client
 	sh tests/bench/bench.sh
 
 clean:

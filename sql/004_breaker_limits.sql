@@ -36,17 +36,36 @@ RETURNS TABLE (o_app_id text, o_id text, o_attempt integer, o_event_id text,
                o_retry_policy jsonb, o_age_seconds double precision,
                o_body text)
 LANGUAGE sql AS $$
-    WITH locked AS (
-        SELECT d.app_id, d.id, d.endpoint_id, d.next_attempt_at
+    WITH candidates AS MATERIALIZED (
+        -- the earliest due deliveries, found without locking so that the
+        -- scan walks deliveries_due in time order and stops at the limit
+        -- (a lock between the sort and the limit would sort the whole
+        -- backlog)
+        SELECT d.app_id, d.id
           FROM hookd.deliveries d
-          JOIN hookd.endpoints ep
-            ON ep.app_id = d.app_id AND ep.id = d.endpoint_id
          WHERE d.status IN ('pending', 'in_flight')
            AND d.next_attempt_at <= now()
            AND (d.status = 'pending' OR d.lease_expires_at < now())
-           AND ep.status = 'enabled'
-           AND (ep.breaker_state = 'closed' OR ep.breaker_until <= now())
+           AND NOT EXISTS (
+               SELECT 1 FROM hookd.endpoints ep
+                WHERE ep.app_id = d.app_id AND ep.id = d.endpoint_id
+                  AND (ep.status <> 'enabled'
+                       OR (ep.breaker_state <> 'closed'
+                           AND ep.breaker_until > now()))
+               -- OFFSET 0 keeps this a per-row look-up, not a hash join
+               -- over the whole backlog
+               OFFSET 0)
          ORDER BY d.next_attempt_at
+         LIMIT n * 4
+    ), locked AS (
+        -- taken unless another hookd holds them; conditions checked again
+        -- on the row as it is once locked
+        SELECT d.app_id, d.id, d.endpoint_id, d.next_attempt_at
+          FROM candidates c
+          JOIN hookd.deliveries d ON d.app_id = c.app_id AND d.id = c.id
+         WHERE d.status IN ('pending', 'in_flight')
+           AND d.next_attempt_at <= now()
+           AND (d.status = 'pending' OR d.lease_expires_at < now())
          LIMIT n * 2
            FOR NO KEY UPDATE OF d SKIP LOCKED
     ), numbered AS (

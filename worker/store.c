@@ -44,7 +44,14 @@ struct hookd_store_s {
 };
 
 
+/*
+ * synchronous_commit off: a claim or an outcome lost with a PostgreSQL
+ * crash only means a delivery is made again once its lease expires, which
+ * at-least-once delivery allows; waiting for the disk on each one would
+ * bound delivery by fsync instead.
+ */
 static const char  hookd_store_prepare[] =
+    "SET synchronous_commit = off;"
     "LISTEN hookd_deliveries;"
     "PREPARE hookd_claim (text, integer, double precision) AS"
     " SELECT * FROM hookd.claim($1, $2, $3);"

@@ -118,12 +118,100 @@ def main():
         results["pgbench"] = float(re.search(
             r"tps = ([\d.]+) \(without initial connection time\)",
             out).group(1))
+
+        results["delivery"] = delivery(pg, hookd, nginx, base)
     finally:
         nginx.stop()
         pg.stop()
         rmtree(base)
 
     write_report(results)
+
+
+DELIVERIES = int(os.environ.get("BENCH_DELIVERIES", "30000"))
+DELIVERY_CONCURRENCY = 64
+
+
+def preload(pg, app_id, n):
+    """n events with one delivery each, straight through hookd.ingest."""
+    item = {"a": app_id, "i": None, "h": "00" * 32,
+            "b": json.loads(BODY)}
+    batch = json.dumps([item] * 1000)
+    with pg.connect() as c:
+        for _ in range(n // 1000):
+            c.execute("SELECT count(*) FROM hookd.ingest(%s)", (batch,))
+        # what autovacuum does shortly after a bulk load; without it the
+        # planner cannot know that the claim should walk deliveries_due
+        c.execute("ANALYZE hookd.deliveries")
+
+
+def delivery(pg, hookd, nginx, base):
+    """hookd end to end against its two ceilings, at the same concurrency:
+    a bare libcurl multi client POSTing the same bodies to the same
+    receiver (nginx `return 200`, keep-alive), and pgbench running hookd's
+    own claim and complete SQL."""
+    import time
+    from harness import Daemon
+
+    out = {}
+    hookd("apps", "create", "bench-delivery")
+    hookd("endpoints", "create", "--app", "bench-delivery", "--url",
+          nginx.url + "/recv")
+    app_id = pg.query("SELECT id FROM hookd.applications "
+                      "WHERE name = 'bench-delivery'")[0][0]
+    preload(pg, app_id, DELIVERIES)
+    body_sample = pg.query("SELECT o_body FROM hookd.claim('peek', 1, 0)")[0][0]
+    pg.query("UPDATE hookd.deliveries SET status = 'pending', "
+             "attempt_count = 0 WHERE status = 'in_flight' RETURNING 1")
+
+    d = Daemon(hookd.env, base, allow_network="127.0.0.1/32",
+               concurrency=DELIVERY_CONCURRENCY, claim_batch=100,
+               log_level="warn", lease="60s")
+    started = time.monotonic()
+    d.start()
+    while pg.query("SELECT count(*) FROM hookd.deliveries WHERE app_id = %s "
+                   "AND status = 'succeeded'", app_id)[0][0] < DELIVERIES:
+        time.sleep(0.1)
+    out["hookd"] = DELIVERIES / (time.monotonic() - started)
+    cpu = open(f"/proc/{d.proc.pid}/stat").read().split()
+    out["hookd_cpu_per_1000"] = (int(cpu[13]) + int(cpu[14])) \
+        / os.sysconf("SC_CLK_TCK") / DELIVERIES * 1000
+    d.stop()
+
+    bodyfile = os.path.join(base, "delivery.json")
+    with open(bodyfile, "w") as f:
+        f.write(body_sample)
+    res = json.loads(subprocess.run(
+        [os.path.join(ROOT, "build", "curl_client"), nginx.url + "/recv",
+         str(DELIVERIES), str(DELIVERY_CONCURRENCY), bodyfile],
+        capture_output=True, text=True, check=True).stdout)
+    out["curl"] = res["per_second"]
+
+    # claim 100 and complete them, in one statement, as hookd does in two
+    preload(pg, app_id, 3 * DELIVERIES)
+    script = os.path.join(base, "claim.sql")
+    with open(script, "w") as f:
+        f.write("SELECT hookd.complete(coalesce(jsonb_agg(jsonb_build_object("
+                "'a', o_app_id, 'd', o_id, 'n', o_attempt, 'w', 'pgbench', "
+                "'t', extract(epoch FROM now()), 'ms', 1, 's', 200, "
+                "'c', 'SUCCEEDED')), '[]')) "
+                "FROM hookd.claim('pgbench', 100, 60);\n")
+    os.chmod(script, 0o644)
+    before = pg.query("SELECT count(*) FROM hookd.deliveries "
+                      "WHERE status = 'succeeded'")[0][0]
+    cmd = [f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", "4", "-j", "2",
+           "-T", "3", "-f", script, "-h", "127.0.0.1", "-p", str(pg.port),
+           "-U", pg.user, "hookd"]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    started = time.monotonic()
+    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    elapsed = time.monotonic() - started
+    after = pg.query("SELECT count(*) FROM hookd.deliveries "
+                     "WHERE status = 'succeeded'")[0][0]
+    out["pgbench"] = (after - before) / elapsed
+    out["pgbench_drained"] = after - before >= 3 * DELIVERIES
+    return out
 
 
 def write_report(r):
@@ -145,6 +233,17 @@ def write_report(r):
         {ing['rps'] * DURATION:.0f} responses at {ing['rps']:.0f}/s; non-2xx: {ing['errors']}).
         PostgreSQL ran with `fsync = on` and `synchronous_commit = on`: every
         202 was a committed transaction.
+        """)
+    dl = r["delivery"]
+    ceiling = min(dl["curl"], dl["pgbench"])
+    table += textwrap.dedent(f"""
+        ## Delivery ({today}, {DELIVERIES} deliveries preloaded, {DELIVERY_CONCURRENCY} in flight)
+
+        | figure | value | ceiling (same run) | ratio | target |
+        | --- | --- | --- | --- | --- |
+        | deliveries/s end to end (claim, sign, POST, record) to nginx `return 200` | {dl['hookd']:.0f} | lower of: bare libcurl multi client, same bodies, receiver and concurrency: {dl['curl']:.0f}; pgbench running hookd's claim + complete SQL (100 a claim, 4 clients): {dl['pgbench']:.0f}{' (ran out of rows: a floor)' if dl['pgbench_drained'] else ''} | {dl['hookd'] / ceiling:.2f}x | >= 0.6x |
+        | hookd CPU per 1 000 deliveries | {dl['hookd_cpu_per_1000']:.3f} s | | | |
+
         """)
     path = os.path.join(ROOT, "docs", "benchmarks.md")
     head = ""

@@ -137,6 +137,7 @@ http {{
             hookd_ingest;
         }}
         location = /noop {{ return 202; }}
+        location = /recv {{ return 200 "ok"; }}
     }}
 }}
 """
