@@ -178,8 +178,10 @@ BEGIN
                    ELSE coalesce(o.error, 'HTTP ' || o.status_code) END,
                updated_at = now()
           FROM o
+         -- the owner and the attempt number fence the claim (complete
+         -- clears the owner); no status test, which would make the planner
+         -- start from the in-flight rows and rescan the outcomes for each
          WHERE d.app_id = o.app_id AND d.id = o.id
-           AND d.status = 'in_flight'
            AND d.lease_owner = o.worker
            AND d.attempt_count = o.n
         RETURNING d.app_id, d.id, d.endpoint_id

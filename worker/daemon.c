@@ -39,6 +39,7 @@
 #define HOOKD_USER_AGENT      "hookd/0.1.0"
 #define HOOKD_RESPONSE_KEEP   4096
 #define HOOKD_MAX_SIGNATURES  8
+#define HOOKD_RECORD_BATCH    500
 
 
 /* a claimed delivery waiting for a free transfer slot */
@@ -698,6 +699,7 @@ static void
 hookd_record(hookd_daemon_t *d)
 {
     char        *text;
+    json_t      *batch;
     const char  *params[1];
 
     if (d->sending || json_array_size(d->outcomes) == 0
@@ -706,8 +708,19 @@ hookd_record(hookd_daemon_t *d)
         return;
     }
 
-    text = json_dumps(d->outcomes, JSON_COMPACT);
+    /* at most HOOKD_RECORD_BATCH a round trip: a bounded statement */
+    batch = json_array();
+    while (json_array_size(batch) < HOOKD_RECORD_BATCH
+           && json_array_size(d->outcomes) > 0)
+    {
+        json_array_append(batch, json_array_get(d->outcomes, 0));
+        json_array_remove(d->outcomes, 0);
+    }
+
+    text = json_dumps(batch, JSON_COMPACT);
     if (text == NULL) {
+        json_array_extend(d->outcomes, batch);
+        json_decref(batch);
         return;
     }
 
@@ -716,8 +729,11 @@ hookd_record(hookd_daemon_t *d)
     if (hookd_store_exec(d->recorder, "hookd_complete", 1, params,
                          hookd_recorded, d) == 0)
     {
-        d->sending = d->outcomes;
-        d->outcomes = json_array();
+        d->sending = batch;
+
+    } else {
+        json_array_extend(d->outcomes, batch);
+        json_decref(batch);
     }
 
     free(text);
