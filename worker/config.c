@@ -37,6 +37,7 @@ static const hookd_param_t  hookd_params[] = {
       HOOKD_OFF(allow_private_networks), 0, 0, 0 },
     { "allow_network", HOOKD_T_CIDR, 0, 0, 0, 0 },
     { "proxy", HOOKD_T_STR, HOOKD_OFF(proxy), 512, 0, 0 },
+    { "metrics_listen", HOOKD_T_STR, HOOKD_OFF(metrics_listen), 128, 0, 0 },
     { "log_level", HOOKD_T_LEVEL, HOOKD_OFF(log_level), 0, 0, 0 },
 };
 

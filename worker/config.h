@@ -26,6 +26,7 @@ typedef struct {
     hookd_cidr_t       allow[HOOKD_MAX_ALLOW];
     int                nallow;
     char               proxy[512];          /* empty: none, whatever the env */
+    char               metrics_listen[128]; /* empty: no metrics endpoint */
     hookd_log_level_e  log_level;
 } hookd_config_t;
 

@@ -29,6 +29,7 @@
 #include "daemon.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "retry.h"
 #include "secret.h"
 #include "sign.h"
@@ -69,6 +70,7 @@ typedef struct {
     int               draining;
     ev_timer          poll;
     ev_timer          drain;
+    ev_timer          stats;
     ev_signal         sigterm, sigint, sighup;
 } hookd_daemon_t;
 
@@ -364,6 +366,8 @@ hookd_outcome(hookd_daemon_t *d, hookd_transfer_t *t, long status,
               t->id, t->attempt, status, hookd_class_name(cls), next,
               error ? " error=" : "", error ? error : "");
 
+    hookd_metrics_attempt(cls, hookd_now() - t->started, next < 0);
+
     json_array_append_new(d->outcomes, o);
     hookd_record(d);
 }
@@ -411,6 +415,7 @@ hookd_transfer_done(CURL *easy, CURLcode result, void *data)
 
     hookd_transfer_free(t);
     d->in_flight--;
+    hookd_metrics.in_flight = d->in_flight;
 
     hookd_pump(d);
     hookd_claim(d);
@@ -568,6 +573,9 @@ hookd_pump(hookd_daemon_t *d)
 
         hookd_job_free(job);
     }
+
+    hookd_metrics.in_flight = d->in_flight;
+    hookd_metrics.backlog = d->backlog_len;
 }
 
 
@@ -778,6 +786,30 @@ hookd_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 
 
 static void
+hookd_sampled(void *data, PGresult *res)
+{
+    if (res == NULL || PQntuples(res) != 1) {
+        return;
+    }
+
+    hookd_metrics.queue_due = atoll(PQgetvalue(res, 0, 0));
+    hookd_metrics.oldest_due_seconds = atof(PQgetvalue(res, 0, 1));
+    hookd_metrics.breakers_open = atoll(PQgetvalue(res, 0, 2));
+    hookd_metrics.breakers_half_open = atoll(PQgetvalue(res, 0, 3));
+}
+
+
+static void
+hookd_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    hookd_daemon_t  *d = w->data;
+
+    (void) hookd_store_exec(d->recorder, "hookd_stats", 0, NULL,
+                            hookd_sampled, d);
+}
+
+
+static void
 hookd_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
     hookd_daemon_t  *d = w->data;
@@ -804,6 +836,7 @@ hookd_on_term(struct ev_loop *loop, ev_signal *w, int revents)
               d->in_flight);
     d->draining = 1;
     ev_timer_stop(loop, &d->poll);
+    ev_timer_stop(loop, &d->stats);
     ev_timer_set(&d->drain, d->conf.drain_timeout, 0);
     ev_timer_start(loop, &d->drain);
 
@@ -888,6 +921,18 @@ hookd_run(const hookd_args_t *a)
     ev_timer_init(&d.drain, hookd_on_drain_timeout, 0, 0);
     d.drain.data = &d;
 
+    ev_timer_init(&d.stats, hookd_on_stats, 0.1, 5.0);
+    d.stats.data = &d;
+
+    if (d.conf.metrics_listen[0]) {
+        if (hookd_metrics_listen(d.loop, d.conf.metrics_listen) != 0) {
+            hookd_fail("bad_config", "cannot listen for metrics on %s",
+                       d.conf.metrics_listen);
+            return 1;
+        }
+        ev_timer_start(d.loop, &d.stats);
+    }
+
     ev_signal_init(&d.sigterm, hookd_on_term, SIGTERM);
     ev_signal_init(&d.sigint, hookd_on_term, SIGINT);
     ev_signal_init(&d.sighup, hookd_on_hup, SIGHUP);
@@ -911,6 +956,7 @@ hookd_run(const hookd_args_t *a)
         hookd_job_free(job);
     }
 
+    hookd_metrics_close(d.loop);
     hookd_store_free(d.store);
     hookd_store_free(d.recorder);
     hookd_http_free(d.http);

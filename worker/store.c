@@ -55,7 +55,8 @@ static const char  hookd_store_prepare[] =
     "LISTEN hookd_deliveries;"
     "PREPARE hookd_claim (text, integer, double precision) AS"
     " SELECT * FROM hookd.claim($1, $2, $3);"
-    "PREPARE hookd_complete (jsonb) AS SELECT hookd.complete($1)";
+    "PREPARE hookd_complete (jsonb) AS SELECT hookd.complete($1);"
+    "PREPARE hookd_stats AS SELECT * FROM hookd.delivery_stats()";
 
 
 static void hookd_store_connect(hookd_store_t *s);

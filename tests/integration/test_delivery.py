@@ -508,3 +508,41 @@ def test_sighup_reloads_and_keeps_the_old_settings_on_error(
     wait_for(lambda: "keeping the running configuration" in d.output())
     still = send(app)
     wait_for(lambda: delivery(pg, still["id"])[0] == "succeeded")
+
+
+def test_metrics_endpoint_serves_prometheus_text(app, pg, receiver, daemons):
+    import requests as rq
+    from harness import free_port
+
+    p = path()
+    receiver.plan(p, 500, 200)
+    endpoint(app, pg, receiver, p)
+    port = free_port()
+    daemons(metrics_listen=f"127.0.0.1:{port}")
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
+
+    def scrape():
+        try:
+            return rq.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+        except rq.RequestException:
+            return None
+
+    r = wait_for(scrape)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    m = {}
+    for line in r.text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            m[k] = float(v)
+    assert m['hookd_attempts_total{class="RETRYABLE"}'] >= 1
+    assert m['hookd_attempts_total{class="SUCCEEDED"}'] >= 1
+    assert m['hookd_deliveries_total{outcome="succeeded"}'] >= 1
+    assert m['hookd_attempt_duration_seconds_count'] >= 2
+    assert m['hookd_attempt_duration_seconds_bucket{le="+Inf"}'] == \
+        m['hookd_attempt_duration_seconds_count']
+    assert "hookd_queue_oldest_due_seconds" in m and "hookd_in_flight" in m
+    assert 'hookd_breakers{state="open"}' in m
+    assert rq.get(f"http://127.0.0.1:{port}/other", timeout=2).status_code \
+        == 404
