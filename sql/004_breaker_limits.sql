@@ -217,6 +217,11 @@ BEGIN
           FROM counted c
           JOIN hookd.endpoints ep
             ON ep.app_id = c.app_id AND ep.id = c.endpoint_id
+         -- a healthy endpoint that stays healthy is left alone: rewriting
+         -- its row on every batch would pile up dead versions of one hot
+         -- row that ingest's fan-out reads for every event
+         WHERE c.gone OR c.new_fails > 0 OR ep.breaker_state <> 'closed'
+            OR ep.consecutive_failures > 0
          ORDER BY ep.app_id, ep.id
            FOR NO KEY UPDATE OF ep
     ), next AS (

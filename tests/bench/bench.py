@@ -120,6 +120,8 @@ def main():
             out).group(1))
 
         results["delivery"] = delivery(pg, hookd, nginx, base)
+        results["together"] = together(pg, hookd, nginx, base,
+                                       results["delivery"]["hookd"])
     finally:
         nginx.stop()
         pg.stop()
@@ -213,6 +215,73 @@ def delivery(pg, hookd, nginx, base):
                      "WHERE status = 'succeeded'")[0][0]
     out["pgbench"] = (after - before) / elapsed
     out["pgbench_drained"] = after - before >= 3 * DELIVERIES
+    # what pgbench left must not queue ahead of the next measurements
+    pg.query("UPDATE hookd.deliveries SET status = 'cancelled' "
+             "WHERE app_id = %s AND status IN ('pending', 'in_flight') "
+             "RETURNING 1", app_id)
+    with pg.connect() as c:
+        c.execute("VACUUM ANALYZE hookd.deliveries")
+    return out
+
+
+def together(pg, hookd, nginx, base, delivery_rate):
+    """Ingest and delivery at once. Latency from the event's receive time
+    to the request at the receiver (nginx's access log, $msec), at half the
+    sustainable delivery rate; then both at full load."""
+    import time
+    from harness import Daemon
+
+    out = {}
+    hookd("apps", "create", "bench-live")
+    key = hookd("keys", "create", "--app", "bench-live", "--scope",
+                "ingest")["key"]
+    hookd("endpoints", "create", "--app", "bench-live", "--url",
+          nginx.url + "/recv")
+    app_id = pg.query("SELECT id FROM hookd.applications "
+                      "WHERE name = 'bench-live'")[0][0]
+    d = Daemon(hookd.env, base, allow_network="127.0.0.1/32",
+               concurrency=DELIVERY_CONCURRENCY, claim_batch=100,
+               log_level="warn", lease="60s", poll_interval="100ms")
+    d.start()
+    time.sleep(0.5)
+
+    # paced: connections x 1000 / (delay + latency) ~ half the rate
+    conns = max(4, int(delivery_rate / 2 * 0.012))
+    paced = lua(os.path.join(base, "live.lua"), key, delay_ms=10)
+    log = os.path.join(nginx.dir, "recv.log")
+    open(log, "w").close()
+    w = wrk(nginx.url + "/v1/events", paced, connections=conns,
+            duration=DURATION)
+    out["paced_rate"] = w["rps"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and pg.query(
+            "SELECT count(*) FROM hookd.deliveries WHERE app_id = %s AND "
+            "status <> 'succeeded'", app_id)[0][0] > 0:
+        time.sleep(0.2)
+    arrived = {}
+    for line in open(log):
+        ms, _, wid = line.strip().partition(" ")
+        arrived.setdefault(wid, float(ms))
+    rows = pg.query("SELECT id, extract(epoch FROM received_at) FROM "
+                    "hookd.events WHERE app_id = %s", app_id)
+    lat = sorted((arrived[i] - float(t)) * 1000 for i, t in rows
+                 if i in arrived)
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    out["latency"] = {"n": len(lat), "p50": pick(0.5), "p99": pick(0.99),
+                      "p999": pick(0.999)}
+
+    # full load on both: events ingested and delivered while wrk runs
+    script = lua(os.path.join(base, "live-full.lua"), key)
+    before = pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                      "app_id = %s AND status = 'succeeded'", app_id)[0][0]
+    started = time.monotonic()
+    full = wrk(nginx.url + "/v1/events", script)
+    elapsed = time.monotonic() - started
+    after = pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                     "app_id = %s AND status = 'succeeded'", app_id)[0][0]
+    out["ingest_together"] = full["rps"]
+    out["delivered_together"] = (after - before) / elapsed
+    d.stop()
     return out
 
 
@@ -237,7 +306,9 @@ def write_report(r):
         202 was a committed transaction.
         """)
     dl = r["delivery"]
+    tg = r["together"]
     ceiling = min(dl["curl"], dl["pgbench"])
+    best = max(ing["rps"], dl["hookd"])
     table += textwrap.dedent(f"""
         ## Delivery ({today}, {DELIVERIES} deliveries preloaded, {DELIVERY_CONCURRENCY} in flight)
 
@@ -245,6 +316,8 @@ def write_report(r):
         | --- | --- | --- | --- | --- |
         | deliveries/s end to end (claim, sign, POST, record) to nginx `return 200` | {dl['hookd']:.0f} | lower of: bare libcurl multi client, same bodies, receiver and concurrency: {dl['curl']:.0f}; pgbench running hookd's claim + complete SQL (100 a claim, 4 clients, synchronous_commit off as in hookd): {dl['pgbench']:.0f}{' (ran out of rows: a floor)' if dl['pgbench_drained'] else ''} | {dl['hookd'] / ceiling:.2f}x | >= 0.6x |
         | hookd CPU per 1 000 deliveries | {dl['hookd_cpu_per_1000']:.3f} s | | | |
+        | event received -> request at the receiver, at {tg['paced_rate']:.0f} events/s ({tg['latency']['n']} events) | p50 {tg['latency']['p50']:.1f} ms, p99 {tg['latency']['p99']:.1f} ms, p99.9 {tg['latency']['p999']:.1f} ms | | | p50 <= 5 ms, p99 <= 50 ms |
+        | together at full load: events delivered end to end per second (ingest meanwhile {tg['ingest_together']:.0f}/s) | {tg['delivered_together']:.0f} | the better alone: {best:.0f} | {tg['delivered_together'] / best:.2f}x | >= 0.5x |
 
         """)
     path = os.path.join(ROOT, "docs", "benchmarks.md")

@@ -117,6 +117,8 @@ http {{
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
 
+    log_format hookd_recv '$msec $http_webhook_id';
+
     hookd_database "{conninfo}";
     hookd_pool_size {pool_size};
     hookd_db_timeout 2s;
@@ -137,7 +139,10 @@ http {{
             hookd_ingest;
         }}
         location = /noop {{ return 202; }}
-        location = /recv {{ return 200 "ok"; }}
+        location = /recv {{
+            access_log {dir}/recv.log hookd_recv;
+            return 200 "ok";
+        }}
     }}
 }}
 """
