@@ -87,7 +87,9 @@ typedef struct {
     double                 retry_after;
     int                    refused;
     char                   refused_addr[64];
-    char                   response[HOOKD_RESPONSE_KEEP];
+    /* grown as bytes come, up to HOOKD_RESPONSE_KEEP: most answers are a
+       few bytes, and 10 000 transfers in flight should not hold 40 MB */
+    char                  *response;
     size_t                 response_len;
     char                   errbuf[CURL_ERROR_SIZE];
 } hookd_transfer_t;
@@ -257,6 +259,7 @@ hookd_signatures(hookd_daemon_t *d, const char *secrets_json, const char *id,
 static size_t
 hookd_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
+    char               *grown;
     size_t              len = size * nmemb, room;
     hookd_transfer_t   *t = userdata;
 
@@ -266,8 +269,16 @@ hookd_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
         room = len;
     }
 
-    memcpy(t->response + t->response_len, ptr, room);
-    t->response_len += room;
+    if (room > 0) {
+        grown = realloc(t->response, t->response_len + room);
+        if (grown == NULL) {
+            return len;
+        }
+
+        t->response = grown;
+        memcpy(t->response + t->response_len, ptr, room);
+        t->response_len += room;
+    }
 
     return len;
 }
@@ -329,6 +340,7 @@ hookd_transfer_free(hookd_transfer_t *t)
     }
 
     curl_slist_free_all(t->headers);
+    free(t->response);
     free(t->body);
     free(t->app_id);
     free(t->id);

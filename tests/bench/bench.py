@@ -122,6 +122,7 @@ def main():
         results["delivery"] = delivery(pg, hookd, nginx, base)
         results["together"] = together(pg, hookd, nginx, base,
                                        results["delivery"]["hookd"])
+        results["memory"] = memory(pg, hookd, base)
     finally:
         nginx.stop()
         pg.stop()
@@ -285,6 +286,74 @@ def together(pg, hookd, nginx, base, delivery_rate):
     return out
 
 
+IN_FLIGHT = int(os.environ.get("BENCH_IN_FLIGHT", "10000"))
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def memory(pg, hookd, base):
+    """Memory per in-flight delivery with IN_FLIGHT held open by a slow
+    receiver, against the bare libcurl client at the same concurrency."""
+    import time
+    from harness import Daemon
+
+    recv = subprocess.Popen(
+        ["/usr/bin/python3", os.path.join(ROOT, "tests", "bench",
+                                          "slow_receiver.py"), "8"],
+        stdout=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{recv.stdout.readline().strip()}/slow"
+    out = {}
+    try:
+        hookd("apps", "create", "bench-memory")
+        hookd("endpoints", "create", "--app", "bench-memory", "--url", url)
+        app_id = pg.query("SELECT id FROM hookd.applications "
+                          "WHERE name = 'bench-memory'")[0][0]
+        d = Daemon(hookd.env, base, allow_network="127.0.0.1/32",
+                   concurrency=IN_FLIGHT, claim_batch=1000,
+                   log_level="warn", lease="120s")
+        d.start()
+        time.sleep(1.0)
+        idle = rss_kib(d.proc.pid)
+        preload(pg, app_id, IN_FLIGHT)
+        peak, deadline = 0, time.monotonic() + 30
+        while time.monotonic() < deadline:
+            n = pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                         "app_id = %s AND status = 'in_flight'", app_id)[0][0]
+            if n >= IN_FLIGHT * 0.99:
+                time.sleep(1.0)     # every transfer sent and waiting
+                peak = rss_kib(d.proc.pid)
+                break
+            time.sleep(0.2)
+        out["hookd_per_kib"] = (peak - idle) / IN_FLIGHT if peak else None
+        d.stop()
+
+        bodyfile = os.path.join(base, "memory.json")
+        with open(bodyfile, "w") as f:
+            f.write(BODY)
+        cc = os.path.join(ROOT, "build", "curl_client")
+        base_hwm = json.loads(subprocess.run(
+            [cc, url, "1", "1", bodyfile], capture_output=True, text=True,
+            check=True).stdout)["rss_kib"]
+        full = json.loads(subprocess.run(
+            [cc, url, str(IN_FLIGHT), str(IN_FLIGHT), bodyfile],
+            capture_output=True, text=True, check=True).stdout)["rss_kib"]
+        out["curl_per_kib"] = (full - base_hwm) / IN_FLIGHT
+    finally:
+        recv.kill()
+        recv.wait()
+    return out
+
+
+def fmt_kib(v):
+    return "not reached" if v is None else f"{v:.1f} KiB"
+
+
 def write_report(r):
     ing, ret, paced = r["ingest"], r["return202"], r["paced"]
     vs_pgbench = ing["rps"] / r["pgbench"]
@@ -309,6 +378,9 @@ def write_report(r):
     tg = r["together"]
     ceiling = min(dl["curl"], dl["pgbench"])
     best = max(ing["rps"], dl["hookd"])
+    mem = r["memory"]
+    ratio_mem = (f"{mem['hookd_per_kib'] / mem['curl_per_kib']:.2f}x"
+                 if mem["hookd_per_kib"] and mem["curl_per_kib"] else "n/a")
     table += textwrap.dedent(f"""
         ## Delivery ({today}, {DELIVERIES} deliveries preloaded, {DELIVERY_CONCURRENCY} in flight)
 
@@ -317,6 +389,7 @@ def write_report(r):
         | deliveries/s end to end (claim, sign, POST, record) to nginx `return 200` | {dl['hookd']:.0f} | lower of: bare libcurl multi client, same bodies, receiver and concurrency: {dl['curl']:.0f}; pgbench running hookd's claim + complete SQL (100 a claim, 4 clients, synchronous_commit off as in hookd): {dl['pgbench']:.0f}{' (ran out of rows: a floor)' if dl['pgbench_drained'] else ''} | {dl['hookd'] / ceiling:.2f}x | >= 0.6x |
         | hookd CPU per 1 000 deliveries | {dl['hookd_cpu_per_1000']:.3f} s | | | |
         | event received -> request at the receiver, at {tg['paced_rate']:.0f} events/s ({tg['latency']['n']} events) | p50 {tg['latency']['p50']:.1f} ms, p99 {tg['latency']['p99']:.1f} ms, p99.9 {tg['latency']['p999']:.1f} ms | | | p50 <= 5 ms, p99 <= 50 ms |
+        | memory per in-flight delivery, {IN_FLIGHT} in flight (RSS growth) | {fmt_kib(mem['hookd_per_kib'])} | bare libcurl client, same concurrency: {fmt_kib(mem['curl_per_kib'])} | {ratio_mem} | <= 1.2x |
         | together at full load: events delivered end to end per second (ingest meanwhile {tg['ingest_together']:.0f}/s) | {tg['delivered_together']:.0f} | the better alone: {best:.0f} | {tg['delivered_together'] / best:.2f}x | >= 0.5x |
 
         """)
