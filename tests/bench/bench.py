@@ -123,6 +123,7 @@ def main():
         results["together"] = together(pg, hookd, nginx, base,
                                        results["delivery"]["hookd"])
         results["memory"] = memory(pg, hookd, base)
+        results["soak"] = soak(pg, hookd, nginx, base)
     finally:
         nginx.stop()
         pg.stop()
@@ -350,6 +351,50 @@ def memory(pg, hookd, base):
     return out
 
 
+SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "600"))
+
+
+def soak(pg, hookd, nginx, base):
+    """Ingest (paced) and delivery together for SOAK_SECONDS; per minute:
+    deliveries made, hookd's RSS, dead tuples of the busy tables."""
+    import time
+    from harness import Daemon
+
+    hookd("apps", "create", "bench-soak")
+    key = hookd("keys", "create", "--app", "bench-soak", "--scope",
+                "ingest")["key"]
+    hookd("endpoints", "create", "--app", "bench-soak", "--url",
+          nginx.url + "/recv")
+    app_id = pg.query("SELECT id FROM hookd.applications "
+                      "WHERE name = 'bench-soak'")[0][0]
+    d = Daemon(hookd.env, base, allow_network="127.0.0.1/32",
+               concurrency=DELIVERY_CONCURRENCY, claim_batch=100,
+               log_level="warn", lease="60s", poll_interval="100ms")
+    d.start()
+    time.sleep(0.5)
+    script = lua(os.path.join(base, "soak.lua"), key, delay_ms=10)
+    w = subprocess.Popen(["wrk", "-t2", "-c24", f"-d{SOAK_SECONDS}s", "-s",
+                          script, nginx.url + "/v1/events"],
+                         stdout=subprocess.DEVNULL)
+
+    def delivered():
+        return pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                        "app_id = %s AND status = 'succeeded'", app_id)[0][0]
+
+    minutes, last, start = [], delivered(), time.monotonic()
+    while time.monotonic() - start < SOAK_SECONDS - 1:
+        time.sleep(min(60, SOAK_SECONDS - (time.monotonic() - start)))
+        now = delivered()
+        dead = pg.query("SELECT coalesce(sum(n_dead_tup), 0) FROM "
+                        "pg_stat_user_tables WHERE schemaname = 'hookd'")[0][0]
+        minutes.append({"per_second": (now - last) / 60.0,
+                        "rss_kib": rss_kib(d.proc.pid), "dead": int(dead)})
+        last = now
+    w.wait()
+    d.stop()
+    return minutes
+
+
 def fmt_kib(v):
     return "not reached" if v is None else f"{v:.1f} KiB"
 
@@ -379,6 +424,7 @@ def write_report(r):
     ceiling = min(dl["curl"], dl["pgbench"])
     best = max(ing["rps"], dl["hookd"])
     mem = r["memory"]
+    sk = r["soak"]
     ratio_mem = (f"{mem['hookd_per_kib'] / mem['curl_per_kib']:.2f}x"
                  if mem["hookd_per_kib"] and mem["curl_per_kib"] else "n/a")
     table += textwrap.dedent(f"""
@@ -390,6 +436,9 @@ def write_report(r):
         | hookd CPU per 1 000 deliveries | {dl['hookd_cpu_per_1000']:.3f} s | | | |
         | event received -> request at the receiver, at {tg['paced_rate']:.0f} events/s ({tg['latency']['n']} events) | p50 {tg['latency']['p50']:.1f} ms, p99 {tg['latency']['p99']:.1f} ms, p99.9 {tg['latency']['p999']:.1f} ms | | | p50 <= 5 ms, p99 <= 50 ms |
         | memory per in-flight delivery, {IN_FLIGHT} in flight (RSS growth) | {fmt_kib(mem['hookd_per_kib'])} | bare libcurl client, same concurrency: {fmt_kib(mem['curl_per_kib'])} | {ratio_mem} | <= 1.2x |
+        | soak {len(sk)} min, paced ingest + delivery: deliveries/s in the last minute | {sk[-1]['per_second']:.0f} | first minute: {sk[0]['per_second']:.0f} | {sk[-1]['per_second'] / sk[0]['per_second']:.2f}x | >= 0.8x |
+        | soak: hookd RSS, first / last / max minute | {sk[0]['rss_kib'] / 1024:.1f} / {sk[-1]['rss_kib'] / 1024:.1f} / {max(m['rss_kib'] for m in sk) / 1024:.1f} MiB | | | flat |
+        | soak: dead tuples in schema hookd, first / last / max minute | {sk[0]['dead']} / {sk[-1]['dead']} / {max(m['dead'] for m in sk)} | | | bounded |
         | together at full load: events delivered end to end per second (ingest meanwhile {tg['ingest_together']:.0f}/s) | {tg['delivered_together']:.0f} | the better alone: {best:.0f} | {tg['delivered_together'] / best:.2f}x | >= 0.5x |
 
         """)
