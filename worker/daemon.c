@@ -101,12 +101,13 @@ static void hookd_record(hookd_daemon_t *d);
 static void hookd_maybe_exit(hookd_daemon_t *d);
 
 
+/* seconds: CLOCK_REALTIME for what is stored, CLOCK_MONOTONIC to wait */
 static double
-hookd_now(void)
+hookd_clock(clockid_t clock)
 {
     struct timespec  ts;
 
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(clock, &ts);
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -363,7 +364,7 @@ hookd_outcome(hookd_daemon_t *d, hookd_transfer_t *t, long status,
                   "s:b}",
                   "a", t->app_id, "d", t->id, "n", t->attempt,
                   "w", d->conf.worker_id, "t", t->started,
-                  "ms", (int) ((hookd_now() - t->started) * 1000),
+                  "ms", (int) ((hookd_clock(CLOCK_REALTIME) - t->started) * 1000),
                   "s", status ? json_integer(status) : json_null(),
                   "e", error ? hookd_text(error, strlen(error)) : json_null(),
                   "c", hookd_class_name(cls),
@@ -378,7 +379,7 @@ hookd_outcome(hookd_daemon_t *d, hookd_transfer_t *t, long status,
               t->id, t->attempt, status, hookd_class_name(cls), next,
               error ? " error=" : "", error ? error : "");
 
-    hookd_metrics_attempt(cls, hookd_now() - t->started, next < 0);
+    hookd_metrics_attempt(cls, hookd_clock(CLOCK_REALTIME) - t->started, next < 0);
 
     json_array_append_new(d->outcomes, o);
     hookd_record(d);
@@ -435,6 +436,17 @@ hookd_transfer_done(CURL *easy, CURLcode result, void *data)
 }
 
 
+/* an attempt that failed before any request: recorded, slot given back */
+static void
+hookd_not_sent(hookd_daemon_t *d, hookd_transfer_t *t, const char *why,
+    hookd_class_e cls)
+{
+    hookd_outcome(d, t, 0, why, cls);
+    hookd_transfer_free(t);
+    d->in_flight--;
+}
+
+
 static void
 hookd_deliver(hookd_daemon_t *d, hookd_job_t *job)
 {
@@ -459,7 +471,7 @@ hookd_deliver(hookd_daemon_t *d, hookd_job_t *job)
     url = job->field[4];
     t->age = atof(job->field[8]);
     t->body = strdup(job->field[9]);
-    t->started = hookd_now();
+    t->started = hookd_clock(CLOCK_REALTIME);
 
     policy = json_loads(job->field[7], 0, NULL);
     hookd_policy(policy, &t->policy);
@@ -473,11 +485,9 @@ hookd_deliver(hookd_daemon_t *d, hookd_job_t *job)
                          sigs, sizeof(sigs)) == 0)
     {
         /* nothing is ever sent unsigned */
-        hookd_outcome(d, t, 0, "no signing secret of this endpoint could be "
-                      "opened: is secret_key_file the key it was sealed "
-                      "with?", HOOKD_RETRYABLE);
-        hookd_transfer_free(t);
-        d->in_flight--;
+        hookd_not_sent(d, t, "no signing secret of this endpoint could be "
+                       "opened: is secret_key_file the key it was sealed "
+                       "with?", HOOKD_RETRYABLE);
         return;
     }
 
@@ -495,9 +505,7 @@ hookd_deliver(hookd_daemon_t *d, hookd_job_t *job)
     e = t->easy = curl_easy_init();
 
     if (e == NULL || t->headers == NULL) {
-        hookd_outcome(d, t, 0, "out of memory", HOOKD_UNKNOWN);
-        hookd_transfer_free(t);
-        d->in_flight--;
+        hookd_not_sent(d, t, "out of memory", HOOKD_UNKNOWN);
         return;
     }
 
@@ -528,20 +536,8 @@ hookd_deliver(hookd_daemon_t *d, hookd_job_t *job)
     }
 
     if (hookd_http_start(d->http, e) != 0) {
-        hookd_outcome(d, t, 0, "cannot start the transfer", HOOKD_UNKNOWN);
-        hookd_transfer_free(t);
-        d->in_flight--;
+        hookd_not_sent(d, t, "cannot start the transfer", HOOKD_UNKNOWN);
     }
-}
-
-
-static double
-hookd_monotonic(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 
@@ -576,7 +572,7 @@ hookd_pump(hookd_daemon_t *d)
         }
         d->backlog_len--;
 
-        if (hookd_monotonic() - job->claimed_at < d->conf.lease_seconds / 2) {
+        if (hookd_clock(CLOCK_MONOTONIC) - job->claimed_at < d->conf.lease_seconds / 2) {
             hookd_deliver(d, job);
         } else {
             hookd_log(HOOKD_LOG_WARN, "delivery=%s waited too long for a "
@@ -606,7 +602,7 @@ hookd_claimed(void *data, PGresult *res)
     }
 
     rows = PQntuples(res);
-    now = hookd_monotonic();
+    now = hookd_clock(CLOCK_MONOTONIC);
 
     for (i = 0; i < rows; i++) {
         job = calloc(1, sizeof(*job));

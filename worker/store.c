@@ -60,8 +60,22 @@ static const char  hookd_store_prepare[] =
 
 
 static void hookd_store_connect(hookd_store_t *s);
+static void hookd_stmt_free(hookd_stmt_t *st);
 static void hookd_store_down(hookd_store_t *s, const char *why);
 static void hookd_store_next(hookd_store_t *s);
+
+
+static void
+hookd_stmt_free(hookd_stmt_t *st)
+{
+    int  i;
+
+    for (i = 0; i < st->nparams; i++) {
+        free(st->values[i]);
+    }
+
+    free(st);
+}
 
 
 static void
@@ -196,10 +210,7 @@ hookd_store_results(hookd_store_t *s)
                 PQclear(res);
             }
 
-            for (int i = 0; i < st_done->nparams; i++) {
-                free(st_done->values[i]);
-            }
-            free(st_done);
+            hookd_stmt_free(st_done);
 
             hookd_store_next(s);
             continue;
@@ -319,10 +330,7 @@ hookd_store_down(hookd_store_t *s, const char *why)
     for ( ; st; st = next) {
         next = st->next;
         st->cb(st->data, NULL);
-        for (int i = 0; i < st->nparams; i++) {
-            free(st->values[i]);
-        }
-        free(st);
+        hookd_stmt_free(st);
     }
 }
 
@@ -390,10 +398,7 @@ hookd_store_free(hookd_store_t *s)
         hookd_stmt_t  *st = s->head;
 
         s->head = st->next;
-        for (int i = 0; i < st->nparams; i++) {
-            free(st->values[i]);
-        }
-        free(st);
+        hookd_stmt_free(st);
     }
 
     if (s->res) {
@@ -413,20 +418,6 @@ int
 hookd_store_ready(hookd_store_t *s)
 {
     return s->state == HOOKD_STORE_IDLE || s->state == HOOKD_STORE_BUSY;
-}
-
-
-int
-hookd_store_pending(hookd_store_t *s)
-{
-    int            n = 0;
-    hookd_stmt_t  *st;
-
-    for (st = s->head; st; st = st->next) {
-        n++;
-    }
-
-    return n;
 }
 
 

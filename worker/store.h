@@ -31,7 +31,4 @@ int hookd_store_ready(hookd_store_t *s);
 int hookd_store_exec(hookd_store_t *s, const char *stmt, int nparams,
     const char *const *values, hookd_store_result_pt cb, void *data);
 
-/* statements queued or running */
-int hookd_store_pending(hookd_store_t *s);
-
 #endif /* HOOKD_STORE_H */

@@ -30,6 +30,18 @@ BODY = json.dumps({"event_type": "invoice.paid",
                    "labels": {"owner_id": "acme"}})
 
 
+def pgbench(pg, *args):
+    """pgbench against the bench cluster, as its owner."""
+    cmd = [f"{PG_BIN}/pgbench", "-n", "-M", "prepared", *args, "-h",
+           "127.0.0.1", "-p", str(pg.port), "-U", pg.user, "hookd"]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("pgbench: " + p.stderr)
+    return p.stdout
+
+
 def wrk(url, script, connections=CONNECTIONS, duration=DURATION):
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency",
@@ -105,16 +117,8 @@ def main():
                     "'{\"owner_id\": \"acme\"}');\n")
         os.chmod(base, 0o755)
         os.chmod(pgb, 0o644)
-        cmd = [f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", "16",
-               "-j", "2", "-T", str(DURATION), "-f", pgb, "-D",
-               f"app={app_id}", "-h", "127.0.0.1", "-p", str(pg.port),
-               "-U", pg.user, "hookd"]
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--"] + cmd
-        p = subprocess.run(cmd, capture_output=True, text=True)
-        if p.returncode != 0:
-            raise RuntimeError("pgbench: " + p.stderr)
-        out = p.stdout
+        out = pgbench(pg, "-c", "16", "-j", "2", "-T", str(DURATION),
+                      "-f", pgb, "-D", f"app={app_id}")
         results["pgbench"] = float(re.search(
             r"tps = ([\d.]+) \(without initial connection time\)",
             out).group(1))
@@ -205,13 +209,8 @@ def delivery(pg, hookd, nginx, base):
     os.chmod(script, 0o644)
     before = pg.query("SELECT count(*) FROM hookd.deliveries "
                       "WHERE status = 'succeeded'")[0][0]
-    cmd = [f"{PG_BIN}/pgbench", "-n", "-M", "prepared", "-c", "4", "-j", "2",
-           "-T", "3", "-f", script, "-h", "127.0.0.1", "-p", str(pg.port),
-           "-U", pg.user, "hookd"]
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--"] + cmd
     started = time.monotonic()
-    subprocess.run(cmd, capture_output=True, text=True, check=True)
+    pgbench(pg, "-c", "4", "-j", "2", "-T", "3", "-f", script)
     elapsed = time.monotonic() - started
     after = pg.query("SELECT count(*) FROM hookd.deliveries "
                      "WHERE status = 'succeeded'")[0][0]
