@@ -546,3 +546,20 @@ def test_metrics_endpoint_serves_prometheus_text(app, pg, receiver, daemons):
     assert 'hookd_breakers{state="open"}' in m
     assert rq.get(f"http://127.0.0.1:{port}/other", timeout=2).status_code \
         == 404
+
+
+def test_nothing_is_sent_unsigned_when_no_secret_can_be_opened(
+        app, pg, receiver, daemons, base):
+    import os
+    p = path()
+    endpoint(app, pg, receiver, p)
+    wrong = os.path.join(base, "wrong.key")
+    with open(wrong, "w") as f:
+        f.write(os.urandom(32).hex())
+    daemons(secret_key_file=wrong)
+    ev = send(app)
+    a = wait_for(lambda: attempts(pg, ev["id"]))
+    assert a[0][0] is None and a[0][1] == "RETRYABLE"
+    assert "no signing secret" in a[0][2]
+    time.sleep(0.3)
+    assert receiver.at(p) == []
