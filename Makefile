@@ -15,8 +15,9 @@ SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 
 MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) config
-WORKER_SRCS := $(wildcard worker/*.c) ngx_module/hookd_key.c ngx_module/hookd_validate.c
-WORKER_HDRS := $(wildcard worker/*.h)
+WORKER_SRCS := $(wildcard worker/*.c) ngx_module/hookd_key.c ngx_module/hookd_validate.c \
+               ngx_module/hookd_seal.c
+WORKER_HDRS := $(wildcard worker/*.h) ngx_module/hookd_seal.h
 MIGRATIONS  := $(sort $(wildcard sql/*.sql))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
@@ -49,14 +50,14 @@ $(BUILD)/migrations.c: $(MIGRATIONS) conf/scripts/embed-sql.sh
 	sh conf/scripts/embed-sql.sh $(MIGRATIONS) > $@
 
 $(BUILD)/hookd: $(WORKER_SRCS) $(WORKER_HDRS) $(BUILD)/migrations.c
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PG_INC) -Iworker -o $@ \
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PG_INC) -Iworker -Ingx_module -o $@ \
 	    $(WORKER_SRCS) $(BUILD)/migrations.c $(HOOKD_LIBS)
 
 # Unit tests: cmocka, under AddressSanitizer and UndefinedBehaviorSanitizer.
 $(BUILD)/unit/test_validate: tests/unit/test_validate.c ngx_module/hookd_validate.c
 $(BUILD)/unit/test_key: tests/unit/test_key.c ngx_module/hookd_key.c
-$(BUILD)/unit/test_secret: tests/unit/test_secret.c worker/secret.c worker/util.c
-$(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c worker/util.c
+$(BUILD)/unit/test_secret: tests/unit/test_secret.c worker/secret.c worker/util.c ngx_module/hookd_seal.c
+$(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c worker/util.c ngx_module/hookd_seal.c
 $(BUILD)/unit/test_retry: tests/unit/test_retry.c worker/retry.c
 $(BUILD)/unit/test_ssrf: tests/unit/test_ssrf.c worker/ssrf.c
 $(BUILD)/unit/%:

@@ -24,11 +24,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_hookd_ingest_authorized(ngx_http_request_t *r);
-static ngx_int_t ngx_http_hookd_ingest_reply(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *message);
-static ngx_int_t ngx_http_hookd_get_key(ngx_http_request_t *r,
-    ngx_str_t *key);
-static ngx_int_t ngx_http_hookd_json_content_type(ngx_http_request_t *r);
 static ngx_table_elt_t *ngx_http_hookd_find_header(ngx_http_request_t *r,
     const char *name, size_t len);
 static ngx_http_hookd_key_entry_t *ngx_http_hookd_key_cache_get(
@@ -39,14 +34,8 @@ static void ngx_http_hookd_key_cache_put(ngx_http_request_t *r,
 static void ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 static void ngx_http_hookd_body_read(ngx_http_request_t *r);
-static ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
-    ngx_str_t *body);
 static void ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
-static void ngx_http_hookd_job_finalize(ngx_http_request_t *r,
-    ngx_int_t rc);
-static ngx_int_t ngx_http_hookd_unavailable(ngx_http_request_t *r,
-    const char *message);
 
 
 static ngx_http_hookd_key_entry_t  *ngx_http_hookd_key_cache;
@@ -78,7 +67,7 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_hookd_ingest_reply(r, NGX_HTTP_NOT_ALLOWED,
+        return ngx_http_hookd_reply(r, NGX_HTTP_NOT_ALLOWED,
                    "method_not_allowed", "events are sent with POST");
     }
 
@@ -88,14 +77,14 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_hookd_get_key(r, &key) != NGX_OK) {
-        return ngx_http_hookd_ingest_reply(r, NGX_HTTP_UNAUTHORIZED,
+        return ngx_http_hookd_reply(r, NGX_HTTP_UNAUTHORIZED,
                    "unauthorized",
                    "send an API key as \"Authorization: Bearer <key>\" "
                    "or \"X-API-Key: <key>\"");
     }
 
     if (ngx_http_hookd_json_content_type(r) != NGX_OK) {
-        return ngx_http_hookd_ingest_reply(r,
+        return ngx_http_hookd_reply(r,
                    NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
                    "send the event with \"Content-Type: application/json\"");
     }
@@ -106,7 +95,7 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
         if (!hookd_valid_idempotency_key((char *) h->value.data,
                                          h->value.len))
         {
-            return ngx_http_hookd_ingest_reply(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_hookd_reply(r, NGX_HTTP_BAD_REQUEST,
                        "invalid_event",
                        "Idempotency-Key must be 1 to 255 printable ASCII "
                        "characters without spaces");
@@ -144,7 +133,7 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
     }
 
     if (entry->status != NGX_OK) {
-        return ngx_http_hookd_ingest_reply(r, entry->status,
+        return ngx_http_hookd_reply(r, entry->status,
                    entry->status == NGX_HTTP_UNAUTHORIZED
                    ? "unauthorized" : "forbidden", entry->message);
     }
@@ -191,7 +180,7 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_hookd_ingest_reply(r, NGX_HTTP_TOO_MANY_REQUESTS,
+        return ngx_http_hookd_reply(r, NGX_HTTP_TOO_MANY_REQUESTS,
                    "rate_limited",
                    "this API key is over its rate limit; retry after the "
                    "Retry-After seconds");
@@ -208,8 +197,8 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_hookd_ingest_reply(ngx_http_request_t *r, ngx_uint_t status,
+ngx_int_t
+ngx_http_hookd_reply(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
     if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -220,7 +209,7 @@ ngx_http_hookd_ingest_reply(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_hookd_get_key(ngx_http_request_t *r, ngx_str_t *key)
 {
     ngx_str_t         v;
@@ -263,7 +252,7 @@ ngx_http_hookd_get_key(ngx_http_request_t *r, ngx_str_t *key)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_hookd_json_content_type(ngx_http_request_t *r)
 {
     ngx_str_t  *ct;
@@ -420,7 +409,7 @@ ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
                                  app_id, ngx_strlen(app_id));
 
     if (verdict != NGX_OK) {
-        status = ngx_http_hookd_ingest_reply(r, verdict,
+        status = ngx_http_hookd_reply(r, verdict,
                      verdict == NGX_HTTP_UNAUTHORIZED
                      ? "unauthorized" : "forbidden", message);
         ngx_http_hookd_job_finalize(r, status);
@@ -521,7 +510,7 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_hookd_body_flatten(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char       *p;
@@ -609,6 +598,18 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
         return;
     }
 
+    /* the application enforces registered types; the message says how */
+    if (ngx_strcmp(outcome, "unknown_type") == 0
+        || ngx_strcmp(outcome, "schema_mismatch") == 0)
+    {
+        status = ngx_http_hookd_send_error(r, NGX_HTTP_HOOKD_UNPROCESSABLE,
+                     outcome[0] == 'u' ? "unknown_event_type"
+                                       : "schema_mismatch",
+                     PQgetvalue(res, row, 5));
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
     if (ngx_strcmp(outcome, "replayed") == 0) {
         ngx_str_set(&replayed, "true");
         if (ngx_http_hookd_add_header(r, "Idempotent-Replayed", &replayed)
@@ -642,7 +643,7 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
 
 
 /* Finalizes from the PostgreSQL connection's event, not the request's. */
-static void
+void
 ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_connection_t  *c = r->connection;
@@ -652,7 +653,7 @@ ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_hookd_unavailable(ngx_http_request_t *r, const char *message)
 {
     ngx_str_t  retry;
@@ -663,7 +664,7 @@ ngx_http_hookd_unavailable(ngx_http_request_t *r, const char *message)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_hookd_ingest_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+    return ngx_http_hookd_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                "unavailable", message ? message
                : "the event store is unreachable; retry after Retry-After "
                  "seconds");

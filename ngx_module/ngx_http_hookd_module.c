@@ -16,6 +16,8 @@ static char *ngx_http_hookd_database(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_hookd_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_hookd_admin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_hookd_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_hookd_init_process(ngx_cycle_t *cycle);
 static void ngx_http_hookd_exit_process(ngx_cycle_t *cycle);
@@ -75,6 +77,20 @@ static ngx_command_t  ngx_http_hookd_commands[] = {
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_hookd_ingest,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hookd_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_hookd_admin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hookd_secret_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_hookd_secret_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -187,6 +203,7 @@ ngx_http_hookd_create_loc_conf(ngx_conf_t *cf)
     }
 
     conf->ingest = NGX_CONF_UNSET;
+    conf->admin = NGX_CONF_UNSET;
     conf->max_payload = NGX_CONF_UNSET_SIZE;
     conf->key_cache_ttl = NGX_CONF_UNSET_MSEC;
     conf->limit_zone = NGX_CONF_UNSET_PTR;
@@ -205,13 +222,14 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_hookd_main_conf_t  *hmcf;
 
     ngx_conf_merge_value(conf->ingest, prev->ingest, 0);
+    ngx_conf_merge_value(conf->admin, prev->admin, 0);
     ngx_conf_merge_size_value(conf->max_payload, prev->max_payload,
                               1024 * 1024);
     ngx_conf_merge_msec_value(conf->key_cache_ttl, prev->key_cache_ttl,
                               60000);
     ngx_conf_merge_ptr_value(conf->limit_zone, prev->limit_zone, NULL);
 
-    if (!conf->ingest) {
+    if (!conf->ingest && !conf->admin) {
         return NGX_CONF_OK;
     }
 
@@ -219,8 +237,18 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (hmcf->conninfo.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"hookd_ingest\" needs \"hookd_database\" "
-                           "at the http level");
+                           "\"%s\" needs \"hookd_database\" at the http "
+                           "level", conf->admin ? "hookd_admin"
+                                                : "hookd_ingest");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->admin && !hmcf->secret_key_set) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"hookd_admin\" needs \"hookd_secret_key_file\" "
+                           "at the http level, the master key that hookd "
+                           "uses too: new endpoint secrets are sealed with "
+                           "it");
         return NGX_CONF_ERROR;
     }
 
@@ -266,7 +294,7 @@ ngx_http_hookd_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (hlcf->ingest != NGX_CONF_UNSET) {
+    if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
@@ -274,6 +302,26 @@ ngx_http_hookd_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_hookd_ingest_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hookd_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hookd_loc_conf_t *hlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    hlcf->admin = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_hookd_admin_handler;
 
     return NGX_CONF_OK;
 }
@@ -452,6 +500,11 @@ ngx_http_hookd_send_json(ngx_http_request_t *r, ngx_uint_t status,
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
+
+    if (status == NGX_HTTP_HOOKD_UNPROCESSABLE) {
+        ngx_str_set(&r->headers_out.status_line, "422 Unprocessable Content");
+    }
+
     ngx_str_set(&r->headers_out.content_type, "application/json");
     r->headers_out.content_type_len = r->headers_out.content_type.len;
 
@@ -537,7 +590,9 @@ ngx_http_hookd_header_filter(ngx_http_request_t *r)
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
     status = r->headers_out.status;
 
-    if (r != r->main || !hlcf->ingest || status < NGX_HTTP_BAD_REQUEST) {
+    if (r != r->main || (!hlcf->ingest && !hlcf->admin)
+        || status < NGX_HTTP_BAD_REQUEST)
+    {
         return ngx_http_next_header_filter(r);
     }
 

@@ -14,10 +14,14 @@
 #include <libpq-fe.h>
 
 #include "hookd_key.h"
+#include "hookd_seal.h"
 #include "hookd_validate.h"
 
 
 #define NGX_HTTP_HOOKD_VERSION  "0.1.0"
+
+/* nginx 1.22 has neither a name nor a status line for it */
+#define NGX_HTTP_HOOKD_UNPROCESSABLE  422
 
 
 typedef struct ngx_http_hookd_pool_s   ngx_http_hookd_pool_t;
@@ -28,6 +32,7 @@ typedef struct ngx_http_hookd_limit_s  ngx_http_hookd_limit_t;
 typedef enum {
     NGX_HTTP_HOOKD_STMT_KEY_LOOKUP = 0,
     NGX_HTTP_HOOKD_STMT_INGEST,
+    NGX_HTTP_HOOKD_STMT_ADMIN,
     NGX_HTTP_HOOKD_NSTMTS
 } ngx_http_hookd_stmt_e;
 
@@ -47,7 +52,10 @@ typedef void (*ngx_http_hookd_job_handler_pt)(ngx_http_hookd_job_t *job,
 struct ngx_http_hookd_job_s {
     ngx_queue_t                     queue;
     ngx_http_hookd_stmt_e           stmt;
-    /* KEY_LOOKUP: the 32-byte key hash; INGEST: one JSON batch item */
+    /*
+     * KEY_LOOKUP: the 32-byte key hash; INGEST: one JSON batch item;
+     * ADMIN: the request as JSON, NUL-terminated
+     */
     ngx_str_t                       param;
     ngx_msec_t                      queued_at;
     ngx_http_hookd_job_handler_pt   handler;
@@ -60,12 +68,16 @@ typedef struct {
     ngx_uint_t                      pool_size;
     ngx_uint_t                      batch_size;
     ngx_msec_t                      db_timeout;
+    /* seals the endpoint secrets that the admin API makes */
+    u_char                          secret_key[HOOKD_MASTER_KEY_LEN];
+    ngx_flag_t                      secret_key_set;
     ngx_http_hookd_pool_t          *pool;       /* this worker's */
 } ngx_http_hookd_main_conf_t;
 
 
 typedef struct {
     ngx_flag_t                      ingest;
+    ngx_flag_t                      admin;
     size_t                          max_payload;
     ngx_msec_t                      key_cache_ttl;
     ngx_shm_zone_t                 *limit_zone;
@@ -80,6 +92,9 @@ typedef struct {
     ngx_str_t                       body;
     ngx_str_t                       app_id;
     ngx_str_t                       error_json;   /* replaces nginx's page */
+    /* admin: a new secret, shown once in the reply under this name */
+    const char                     *reveal_name;
+    ngx_str_t                       reveal;
     unsigned                        own_response:1;
     unsigned                        error_sent:1;
 } ngx_http_hookd_ctx_t;
@@ -109,6 +124,24 @@ char *ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
 /* ngx_http_hookd_ingest.c */
 ngx_int_t ngx_http_hookd_ingest_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle);
+/* the API key of Authorization: Bearer or X-API-Key, if well formed */
+ngx_int_t ngx_http_hookd_get_key(ngx_http_request_t *r, ngx_str_t *key);
+ngx_int_t ngx_http_hookd_json_content_type(ngx_http_request_t *r);
+ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
+    ngx_str_t *body);
+/* an error answer that also discards the request body */
+ngx_int_t ngx_http_hookd_reply(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
+/* 503 with Retry-After */
+ngx_int_t ngx_http_hookd_unavailable(ngx_http_request_t *r,
+    const char *message);
+/* finalizes from the PostgreSQL connection's event, not the request's */
+void ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc);
+
+/* ngx_http_hookd_admin.c */
+ngx_int_t ngx_http_hookd_admin_handler(ngx_http_request_t *r);
+char *ngx_http_hookd_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_hookd_limit.c */
 char *ngx_http_hookd_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -6,11 +6,12 @@
  *   IDLE -(jobs queued)-> BUSY -(all results read)-> IDLE
  *   any -(error, timeout, server gone)-> DOWN, with a growing back-off
  *
- * Jobs wait in per-statement queues. An idle connection takes either one
- * key lookup or up to hookd_batch_size ingest items at once, so that the
- * events of concurrent requests commit in one transaction. A worker keeps
- * one ingest batch in flight and lets the next one grow meanwhile; a second
- * starts only when a full batch is already waiting. Fewer, larger commits
+ * Jobs wait in per-statement queues. An idle connection takes one key
+ * lookup, or one admin request, or up to hookd_batch_size ingest items at
+ * once, so that the events of concurrent requests commit in one
+ * transaction. A worker keeps one ingest batch in flight and lets the next
+ * one grow meanwhile; a second starts only when a full batch is already
+ * waiting. Fewer, larger commits
  * are what makes durable ingest faster than one insert per transaction.
  */
 
@@ -96,11 +97,14 @@ static const char  ngx_http_hookd_prepare_sql[] =
     "PREPARE hookd_key_lookup (bytea) AS"
     " SELECT * FROM hookd.key_lookup($1);"
     "PREPARE hookd_ingest (jsonb) AS"
-    " SELECT * FROM hookd.ingest($1)";
+    " SELECT * FROM hookd.ingest($1);"
+    "PREPARE hookd_admin (jsonb) AS"
+    " SELECT * FROM hookd.admin($1)";
 
 static const char  *ngx_http_hookd_stmt_names[NGX_HTTP_HOOKD_NSTMTS] = {
     "hookd_key_lookup",
-    "hookd_ingest"
+    "hookd_ingest",
+    "hookd_admin"
 };
 
 
@@ -244,6 +248,7 @@ ngx_http_hookd_pool_dispatch(ngx_http_hookd_pool_t *pool)
         }
 
         if (pool->nqueued[NGX_HTTP_HOOKD_STMT_KEY_LOOKUP] == 0
+            && pool->nqueued[NGX_HTTP_HOOKD_STMT_ADMIN] == 0
             && pool->ingesting > 0
             && pool->nqueued[NGX_HTTP_HOOKD_STMT_INGEST]
                < pool->hmcf->batch_size)
@@ -859,28 +864,35 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
     ngx_http_hookd_pool_t *pool = pc->pool;
     int                    length, format;
     const char            *value;
+    ngx_http_hookd_stmt_e  stmt;
 
     /* BUSY first: a failed send is then undone by ngx_http_hookd_pg_fail() */
     pc->state = NGX_HTTP_HOOKD_PG_BUSY;
 
-    q = &pool->queue[NGX_HTTP_HOOKD_STMT_KEY_LOOKUP];
+    /* key lookups and admin requests go one by one, ahead of ingest */
+    stmt = NGX_HTTP_HOOKD_STMT_KEY_LOOKUP;
+
+    if (ngx_queue_empty(&pool->queue[stmt])) {
+        stmt = NGX_HTTP_HOOKD_STMT_ADMIN;
+    }
+
+    q = &pool->queue[stmt];
 
     if (!ngx_queue_empty(q)) {
         q = ngx_queue_head(q);
         ngx_queue_remove(q);
-        pool->nqueued[NGX_HTTP_HOOKD_STMT_KEY_LOOKUP]--;
+        pool->nqueued[stmt]--;
         pool->queued--;
         ngx_queue_insert_tail(&pc->jobs, q);
 
-        pc->stmt = NGX_HTTP_HOOKD_STMT_KEY_LOOKUP;
+        pc->stmt = stmt;
         job = ngx_queue_data(q, ngx_http_hookd_job_t, queue);
         value = (const char *) job->param.data;
         length = (int) job->param.len;
-        format = 1;
+        format = (stmt == NGX_HTTP_HOOKD_STMT_KEY_LOOKUP);
 
-        ok = PQsendQueryPrepared(pc->pg,
-                 ngx_http_hookd_stmt_names[NGX_HTTP_HOOKD_STMT_KEY_LOOKUP],
-                 1, &value, &length, &format, 0);
+        ok = PQsendQueryPrepared(pc->pg, ngx_http_hookd_stmt_names[stmt],
+                                 1, &value, &length, &format, 0);
 
     } else {
         pc->stmt = NGX_HTTP_HOOKD_STMT_INGEST;

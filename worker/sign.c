@@ -4,6 +4,7 @@
 #include <openssl/params.h>
 
 #include "sign.h"
+#include "hookd_seal.h"
 #include "util.h"
 
 

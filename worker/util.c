@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
 #include "util.h"
 
@@ -68,66 +67,4 @@ hookd_connect(const char *conninfo)
     PQclear(PQexec(pg, "SET client_min_messages = warning"));
 
     return pg;
-}
-
-
-size_t
-hookd_base64(const unsigned char *in, size_t len, char *out)
-{
-    return (size_t) EVP_EncodeBlock((unsigned char *) out, in, (int) len);
-}
-
-
-size_t
-hookd_base64url(const unsigned char *in, size_t len, char *out)
-{
-    size_t  n, i;
-
-    n = hookd_base64(in, len, out);
-
-    while (n && out[n - 1] == '=') {
-        n--;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (out[i] == '+') {
-            out[i] = '-';
-        } else if (out[i] == '/') {
-            out[i] = '_';
-        }
-    }
-
-    out[n] = '\0';
-    return n;
-}
-
-
-long
-hookd_unbase64(const char *in, unsigned char *out, size_t max)
-{
-    int             n;
-    size_t          len, pad;
-    unsigned char   buf[512];
-
-    len = strlen(in);
-
-    if (len == 0 || len % 4 != 0 || len / 4 * 3 > sizeof(buf)) {
-        return -1;
-    }
-
-    n = EVP_DecodeBlock(buf, (const unsigned char *) in, (int) len);
-    if (n < 0) {
-        return -1;
-    }
-
-    /* EVP_DecodeBlock counts the padding as zero bytes */
-    pad = (in[len - 1] == '=') + (in[len - 2] == '=');
-    n -= (int) pad;
-
-    if ((size_t) n > max) {
-        return -1;
-    }
-
-    memcpy(out, buf, (size_t) n);
-    return n;
 }

@@ -17,10 +17,4 @@ void hookd_print_json(json_t *v);
 /* Blocking connection, for the CLI only. NULL after printing why. */
 PGconn *hookd_connect(const char *conninfo);
 
-/* base64 (standard alphabet, padded) and base64url (unpadded) */
-size_t hookd_base64(const unsigned char *in, size_t len, char *out);
-size_t hookd_base64url(const unsigned char *in, size_t len, char *out);
-/* -1 if not valid standard base64 or longer than max */
-long hookd_unbase64(const char *in, unsigned char *out, size_t max);
-
 #endif /* HOOKD_UTIL_H */

@@ -69,14 +69,15 @@ if [ ! -s "$RUN/demo.env" ]; then
 fi
 . "$RUN/demo.env"
 
-sed -e "s|@MODULE@|$ROOT/build/ngx_http_hookd_module.so|" -e "s|@DIR@|$RUN|g" \
-    -e "s|@PORT@|$PORT|" -e "s|@DATABASE@|$DATABASE_URL|" \
-    "$ROOT/conf/nginx.run.conf" > "$RUN/nginx/nginx.conf"
-
-# the master key that seals endpoint secrets, made once
+# the master key that seals endpoint secrets (nginx's admin API and hookd)
 if [ ! -s "$HOOKD_SECRET_KEY_FILE" ]; then
     (umask 077; od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$HOOKD_SECRET_KEY_FILE")
 fi
+
+sed -e "s|@MODULE@|$ROOT/build/ngx_http_hookd_module.so|" -e "s|@DIR@|$RUN|g" \
+    -e "s|@PORT@|$PORT|" -e "s|@DATABASE@|$DATABASE_URL|" \
+    -e "s|@SECRET_KEY@|$HOOKD_SECRET_KEY_FILE|" \
+    "$ROOT/conf/nginx.run.conf" > "$RUN/nginx/nginx.conf"
 
 # a local demo: deliveries to this machine's loopback are allowed
 cat > "$RUN/hookd.conf" <<CONF
@@ -98,10 +99,11 @@ cat <<MSG
 
 hookd is running.
   ingest:      POST http://127.0.0.1:$PORT/v1/events
+  admin API:   http://127.0.0.1:$PORT/v1/apps (docs/openapi.yaml)
   database:    $DATABASE_URL
   application: demo
   ingest key:  $INGEST_KEY
-  admin key:   $ADMIN_KEY      (for the admin API, when it lands)
+  admin key:   $ADMIN_KEY      (manages the demo application)
   delivery:    hookd run --config $RUN/hookd.conf (loopback allowed for the demo)
   logs:        $RUN/nginx/error.log, $RUN/hookd.log
 
@@ -112,9 +114,11 @@ Try:
        -d '{"event_type": "invoice.paid", "payload": {"amount": 42}}'
 
 Add an endpoint to deliver to (e.g. a local receiver: python3 -m http.server 9000 answers 501, a failed attempt you can see):
-  DATABASE_URL='$DATABASE_URL' HOOKD_SECRET_KEY_FILE=$HOOKD_SECRET_KEY_FILE \\
-  $HOOKD endpoints create --app demo --url http://127.0.0.1:9000/hook --types 'invoice.*'
+  curl -s http://127.0.0.1:$PORT/v1/apps/demo/endpoints \\
+       -H 'Authorization: Bearer $ADMIN_KEY' -H 'Content-Type: application/json' \\
+       -d '{"url": "http://127.0.0.1:9000/hook", "event_types": ["invoice.*"]}'
 Then watch the deliveries:
+  curl -s 'http://127.0.0.1:$PORT/v1/apps/demo/deliveries?limit=5' -H 'Authorization: Bearer $ADMIN_KEY'
   psql '$DATABASE_URL' -c 'SELECT status, attempt_count, last_error FROM hookd.deliveries ORDER BY created_at DESC LIMIT 5'
 
 Ctrl-C stops everything.

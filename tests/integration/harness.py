@@ -120,6 +120,7 @@ http {{
     log_format hookd_recv '$msec $http_webhook_id';
 
     hookd_database "{conninfo}";
+    hookd_secret_key_file {secret_key};
     hookd_pool_size {pool_size};
     hookd_db_timeout 2s;
     hookd_rate_limit_zone name=ingest_limit:1m rate=2/s burst=3;
@@ -138,6 +139,9 @@ http {{
         location = /big/v1/events {{
             hookd_ingest;
         }}
+        location /v1/apps {{
+            hookd_admin;
+        }}
         location = /noop {{ return 202; }}
         location = /recv {{
             access_log {dir}/recv.log hookd_recv;
@@ -154,10 +158,18 @@ class Nginx:
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
         self.conf = os.path.join(self.dir, "nginx.conf")
+        # the master key hookd's CLI and daemons use (Hookd's environment)
+        secret_key = os.path.join(base, "secret.key")
+        if not os.path.exists(secret_key):
+            fd = os.open(secret_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                         0o600)
+            os.write(fd, os.urandom(32).hex().encode() + b"\n")
+            os.close(fd)
         with open(self.conf, "w") as f:
             f.write(NGINX_CONF.format(module=MODULE, dir=self.dir,
                                       conninfo=conninfo, port=self.port,
-                                      workers=workers, pool_size=pool_size))
+                                      workers=workers, pool_size=pool_size,
+                                      secret_key=secret_key))
         self.proc = None
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -1,0 +1,618 @@
+/*
+ * The admin API (`hookd_admin;`): a thin router onto hookd.admin() in
+ * PostgreSQL, which authorizes, validates and changes everything in one
+ * transaction. nginx does what PostgreSQL should not see or cannot do:
+ * it hashes the API key, parses the query string and the JSON body, and
+ * makes new secrets. A new endpoint secret goes to PostgreSQL only sealed
+ * with the master key, a new API key only as its hash; the plaintext is
+ * spliced into the reply, shown this once.
+ */
+
+#include <jansson.h>
+
+#include "ngx_http_hookd_module.h"
+
+
+#define NGX_HTTP_HOOKD_ADMIN_SEGS  8
+
+
+typedef enum {
+    NGX_HTTP_HOOKD_NEW_NONE = 0,
+    NGX_HTTP_HOOKD_NEW_SECRET,      /* endpoint create, rotate-secret */
+    NGX_HTTP_HOOKD_NEW_KEY          /* api key create */
+} ngx_http_hookd_new_e;
+
+
+static void ngx_http_hookd_admin_body_read(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hookd_admin_send(ngx_http_request_t *r,
+    json_t *body, ngx_uint_t from_handler);
+static ngx_http_hookd_new_e ngx_http_hookd_admin_route(ngx_http_request_t *r);
+static json_t *ngx_http_hookd_admin_query(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r,
+    json_t *req, json_t *body);
+static ngx_int_t ngx_http_hookd_admin_key(ngx_http_request_t *r,
+    json_t *req);
+static void ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
+    ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
+
+
+ngx_int_t
+ngx_http_hookd_admin_handler(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_str_t              key, allow;
+    ngx_http_hookd_ctx_t  *ctx;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PATCH
+                       |NGX_HTTP_DELETE)))
+    {
+        ngx_str_set(&allow, "GET, POST, PATCH, DELETE");
+        if (ngx_http_hookd_add_header(r, "Allow", &allow) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_hookd_reply(r, NGX_HTTP_NOT_ALLOWED,
+                   "method_not_allowed",
+                   "the admin API takes GET, POST, PATCH and DELETE");
+    }
+
+    ctx = ngx_http_hookd_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_hookd_get_key(r, &key) != NGX_OK) {
+        return ngx_http_hookd_reply(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
+                   "send an admin API key as \"Authorization: Bearer <key>\" "
+                   "or \"X-API-Key: <key>\"");
+    }
+
+    hookd_key_hash((char *) key.data, key.len, ctx->key_hash);
+
+    if (r->method & (NGX_HTTP_GET|NGX_HTTP_DELETE)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_hookd_admin_send(r, NULL, 1);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_hookd_admin_body_read);
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_hookd_admin_body_read(ngx_http_request_t *r)
+{
+    u_char        *msg;
+    json_t        *body;
+    ngx_int_t      rc;
+    ngx_str_t      text;
+    json_error_t   err;
+
+    if (ngx_http_hookd_body_flatten(r, &text) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    body = NULL;
+
+    if (text.len) {
+        if (ngx_http_hookd_json_content_type(r) != NGX_OK) {
+            rc = ngx_http_hookd_send_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                     "unsupported_media_type",
+                     "send the body with \"Content-Type: application/json\"");
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        body = json_loadb((char *) text.data, text.len,
+                          JSON_REJECT_DUPLICATES, &err);
+
+        if (body == NULL || !json_is_object(body)) {
+            msg = ngx_pnalloc(r->pool, 256);
+            if (msg == NULL) {
+                json_decref(body);
+                ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+                return;
+            }
+
+            if (body == NULL) {
+                ngx_snprintf(msg, 256, "the body is not valid JSON: %s "
+                             "(line %d, column %d)%Z",
+                             err.text, err.line, err.column);
+            } else {
+                ngx_snprintf(msg, 256, "the body must be a JSON object%Z");
+            }
+
+            rc = ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                     body == NULL ? "invalid_json" : "invalid_request",
+                     (char *) msg);
+            json_decref(body);
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+    }
+
+    rc = ngx_http_hookd_admin_send(r, body, 0);
+    json_decref(body);
+
+    if (rc != NGX_DONE) {
+        ngx_http_finalize_request(r, rc);
+    }
+}
+
+
+/*
+ * Queues {"key", "method", "path", "query", "body", "new_secret" or
+ * "new_key"} for hookd.admin(). NGX_DONE: the job's handler replies;
+ * otherwise what to finalize the request with. From the content handler
+ * the request needs a reference of its own while the job runs; from the
+ * body handler, reading the body already holds one.
+ */
+static ngx_int_t
+ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
+    ngx_uint_t from_handler)
+{
+    char                        *dump, hex[2 * HOOKD_KEY_HASH_LEN];
+    json_t                      *req, *query;
+    ngx_int_t                    rc;
+    ngx_http_hookd_ctx_t        *ctx;
+    ngx_http_hookd_new_e         what;
+    ngx_http_hookd_main_conf_t  *hmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
+
+    query = ngx_http_hookd_admin_query(r);
+    if (query == NULL) {
+        return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_query",
+                   "the query string must be UTF-8 name=value pairs");
+    }
+
+    hookd_key_hash_hex(ctx->key_hash, hex);
+
+    req = json_pack("{s:s#, s:s#, s:s%, s:o, s:O?}",
+                    "key", hex, (int) sizeof(hex),
+                    "method", (char *) r->method_name.data,
+                    (int) r->method_name.len,
+                    "path", (char *) r->uri.data, (size_t) r->uri.len,
+                    "query", query,
+                    "body", body);
+    if (req == NULL) {
+        /* the path is not UTF-8: no route has such a name */
+        return ngx_http_hookd_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
+                                         "no such route");
+    }
+
+    what = ngx_http_hookd_admin_route(r);
+
+    if (what == NGX_HTTP_HOOKD_NEW_SECRET) {
+        rc = ngx_http_hookd_admin_secret(r, req, body);
+
+        if (rc == NGX_DECLINED) {
+            json_decref(req);
+            return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request",
+                       "secret must be \"whsec_\" followed by the base64 of "
+                       "24 to 64 bytes");
+        }
+
+    } else if (what == NGX_HTTP_HOOKD_NEW_KEY) {
+        rc = ngx_http_hookd_admin_key(r, req);
+
+    } else {
+        rc = NGX_OK;
+    }
+
+    if (rc != NGX_OK) {
+        json_decref(req);
+        return rc;
+    }
+
+    dump = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+
+    if (dump == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->job.param.len = ngx_strlen(dump);
+    ctx->job.param.data = ngx_pnalloc(r->pool, ctx->job.param.len + 1);
+
+    if (ctx->job.param.data == NULL) {
+        free(dump);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->job.param.data, dump, ctx->job.param.len + 1);
+    free(dump);
+
+    ctx->job.stmt = NGX_HTTP_HOOKD_STMT_ADMIN;
+    ctx->job.handler = ngx_http_hookd_admin_done;
+    ctx->job.data = r;
+
+    /* as in ingest: the reference first, a failed post may finalize */
+    if (from_handler) {
+        r->main->count++;
+    }
+
+    if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
+        if (from_handler) {
+            r->main->count--;
+        }
+
+        return ngx_http_hookd_unavailable(r, NULL);
+    }
+
+    return NGX_DONE;
+}
+
+
+/* Which POSTs make a secret: .../endpoints, .../endpoints/{id}/rotate-secret
+ * and .../api-keys, under /v1/apps/{app}. */
+static ngx_http_hookd_new_e
+ngx_http_hookd_admin_route(ngx_http_request_t *r)
+{
+    u_char      *p, *end, *start;
+    ngx_str_t    seg[NGX_HTTP_HOOKD_ADMIN_SEGS];
+    ngx_uint_t   n;
+
+    if (r->method != NGX_HTTP_POST) {
+        return NGX_HTTP_HOOKD_NEW_NONE;
+    }
+
+    n = 0;
+    p = r->uri.data;
+    end = r->uri.data + r->uri.len;
+
+    while (p < end && n < NGX_HTTP_HOOKD_ADMIN_SEGS) {
+        while (p < end && *p == '/') {
+            p++;
+        }
+
+        if (p == end) {
+            break;
+        }
+
+        start = p;
+
+        while (p < end && *p != '/') {
+            p++;
+        }
+
+        seg[n].data = start;
+        seg[n].len = p - start;
+        n++;
+    }
+
+#define ngx_http_hookd_seg_is(i, s)                                          \
+    (seg[i].len == sizeof(s) - 1                                             \
+     && ngx_strncmp(seg[i].data, s, sizeof(s) - 1) == 0)
+
+    if (n < 4 || !ngx_http_hookd_seg_is(0, "v1")
+        || !ngx_http_hookd_seg_is(1, "apps"))
+    {
+        return NGX_HTTP_HOOKD_NEW_NONE;
+    }
+
+    if (n == 4 && ngx_http_hookd_seg_is(3, "api-keys")) {
+        return NGX_HTTP_HOOKD_NEW_KEY;
+    }
+
+    if (ngx_http_hookd_seg_is(3, "endpoints")
+        && (n == 4 || (n == 6 && ngx_http_hookd_seg_is(5, "rotate-secret"))))
+    {
+        return NGX_HTTP_HOOKD_NEW_SECRET;
+    }
+
+#undef ngx_http_hookd_seg_is
+
+    return NGX_HTTP_HOOKD_NEW_NONE;
+}
+
+
+/* name=value&… as a JSON object of strings, percent-decoded; "+" is a
+ * space. NULL if a name or value is not UTF-8. */
+static json_t *
+ngx_http_hookd_admin_query(ngx_http_request_t *r)
+{
+    u_char      *p, *end, *amp, *eq, *dst, *src, *name, *value;
+    size_t       nlen, vlen;
+    json_t      *q, *v;
+    ngx_uint_t   i;
+
+    q = json_object();
+    if (q == NULL) {
+        return NULL;
+    }
+
+    p = r->args.data;
+    end = r->args.data + r->args.len;
+
+    while (p < end) {
+        amp = ngx_strlchr(p, end, '&');
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        eq = ngx_strlchr(p, amp, '=');
+
+        name = ngx_pnalloc(r->pool, amp - p + 2);
+        if (name == NULL) {
+            json_decref(q);
+            return NULL;
+        }
+
+        for (i = 0; i < (ngx_uint_t) (amp - p); i++) {
+            name[i] = (p[i] == '+') ? ' ' : p[i];
+        }
+
+        /* decode the name and the value in place, apart */
+        nlen = (eq ? eq : amp) - p;
+        dst = name;
+        src = name;
+        ngx_unescape_uri(&dst, &src, nlen, 0);
+        nlen = dst - name;
+
+        value = name + (eq ? eq - p + 1 : (u_char *) amp - p);
+        vlen = eq ? (size_t) (amp - eq - 1) : 0;
+        dst = value;
+        src = value;
+        ngx_unescape_uri(&dst, &src, vlen, 0);
+        vlen = dst - value;
+
+        if (nlen) {
+            v = json_stringn((char *) value, vlen);
+            if (v == NULL
+                || json_object_setn_new(q, (char *) name, nlen, v) != 0)
+            {
+                json_decref(q);
+                return NULL;
+            }
+        }
+
+        p = amp + 1;
+    }
+
+    return q;
+}
+
+
+/*
+ * A new endpoint secret, given in the body or made here, sealed.
+ * NGX_DECLINED: the given one is malformed.
+ */
+static ngx_int_t
+ngx_http_hookd_admin_secret(ngx_http_request_t *r, json_t *req, json_t *body)
+{
+    char                        *sealed;
+    json_t                      *given;
+    const char                  *plain;
+    unsigned char                raw[HOOKD_SECRET_MAX];
+    ngx_http_hookd_ctx_t        *ctx;
+    ngx_http_hookd_main_conf_t  *hmcf;
+    char                         secret[128];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
+
+    given = body ? json_object_get(body, "secret") : NULL;
+
+    if (given) {
+        plain = json_string_value(given);
+
+        if (plain == NULL || ngx_strlen(plain) >= sizeof(secret)
+            || hookd_secret_bytes(plain, raw) < 0)
+        {
+            return NGX_DECLINED;
+        }
+
+        ngx_cpystrn((u_char *) secret, (u_char *) plain, sizeof(secret));
+        json_object_del(json_object_get(req, "body"), "secret");
+
+    } else if (hookd_new_endpoint_secret(secret) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    sealed = hookd_seal(hmcf->secret_key, secret);
+    if (sealed == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (json_object_set_new(req, "new_secret",
+                            json_pack("{s:s}", "sealed", sealed)) != 0)
+    {
+        free(sealed);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    free(sealed);
+
+    ctx->reveal_name = "secret";
+    ctx->reveal.len = ngx_strlen(secret);
+    ctx->reveal.data = ngx_pnalloc(r->pool, ctx->reveal.len);
+    if (ctx->reveal.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->reveal.data, secret, ctx->reveal.len);
+    ngx_explicit_memzero(secret, sizeof(secret));
+
+    return NGX_OK;
+}
+
+
+/* A new API key: PostgreSQL gets its hash and its first characters. */
+static ngx_int_t
+ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req)
+{
+    char                   key[64], hex[2 * HOOKD_KEY_HASH_LEN];
+    u_char                 hash[HOOKD_KEY_HASH_LEN];
+    ngx_http_hookd_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+
+    if (hookd_new_api_key(key) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    hookd_key_hash(key, ngx_strlen(key), hash);
+    hookd_key_hash_hex(hash, hex);
+
+    if (json_object_set_new(req, "new_key",
+            json_pack("{s:s#, s:s#}", "hash", hex, (int) sizeof(hex),
+                      "prefix", key, 10)) != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->reveal_name = "key";
+    ctx->reveal.len = ngx_strlen(key);
+    ctx->reveal.data = ngx_pnalloc(r->pool, ctx->reveal.len);
+    if (ctx->reveal.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_memcpy(ctx->reveal.data, key, ctx->reveal.len);
+    ngx_explicit_memzero(key, sizeof(key));
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
+    ngx_http_hookd_job_rc_e rc, PGresult *res, int row)
+{
+    u_char                *json, *p;
+    size_t                 len;
+    ngx_int_t              status, sent;
+    const char            *body;
+    ngx_http_request_t    *r = job->data;
+    ngx_http_hookd_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+
+    if (rc == NGX_HTTP_HOOKD_JOB_UNAVAILABLE) {
+        ngx_http_hookd_job_finalize(r, ngx_http_hookd_unavailable(r, NULL));
+        return;
+    }
+
+    if (rc != NGX_HTTP_HOOKD_JOB_OK || row < 0) {
+        sent = ngx_http_hookd_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                   "internal", "the request failed; see the nginx error log");
+        ngx_http_hookd_job_finalize(r, sent);
+        return;
+    }
+
+    status = ngx_atoi((u_char *) PQgetvalue(res, row, 0),
+                      PQgetlength(res, row, 0));
+    body = PQgetvalue(res, row, 1);
+    len = PQgetlength(res, row, 1);
+
+    if (status == NGX_HTTP_NO_CONTENT) {
+        ctx->own_response = 1;
+        r->headers_out.status = NGX_HTTP_NO_CONTENT;
+        r->headers_out.content_length_n = 0;
+        r->header_only = 1;
+        ngx_http_hookd_job_finalize(r, ngx_http_send_header(r));
+        return;
+    }
+
+    /* {"secret": "whsec_…", …} or {"key": "hk_…", …}: shown this once */
+    if (ctx->reveal.len && status >= 200 && status < 300
+        && len > 2 && body[0] == '{')
+    {
+        json = ngx_pnalloc(r->pool, len + ctx->reveal.len + 32);
+        if (json == NULL) {
+            ngx_http_hookd_job_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p = ngx_sprintf(json, "{\"%s\": \"%V\", ", ctx->reveal_name,
+                        &ctx->reveal);
+        p = ngx_cpymem(p, body + 1, len - 1);
+
+    } else {
+        json = ngx_pnalloc(r->pool, len);
+        if (json == NULL) {
+            ngx_http_hookd_job_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p = ngx_cpymem(json, body, len);
+    }
+
+    sent = ngx_http_hookd_send_json(r, status, json, p - json);
+    ngx_http_hookd_job_finalize(r, sent);
+}
+
+
+char *
+ngx_http_hookd_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hookd_main_conf_t *hmcf = conf;
+
+    ssize_t          n;
+    ngx_str_t       *value, name;
+    ngx_file_t       file;
+    ngx_file_info_t  fi;
+    u_char           buf[2 * HOOKD_MASTER_KEY_LEN + 4];
+
+    if (hmcf->secret_key_set) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.name = name;
+    file.log = cf->log;
+
+    file.fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (file.fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "cannot open the master key \"%V\"", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_fd_info(file.fd, &fi) != NGX_FILE_ERROR
+        && (ngx_file_access(&fi) & 0077))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "the master key \"%V\" is readable by others; "
+                           "chmod 600 it", &name);
+    }
+
+    n = ngx_read_file(&file, buf, sizeof(buf), 0);
+    ngx_close_file(file.fd);
+
+    if (n == NGX_ERROR
+        || hookd_master_key_parse((char *) buf, (size_t) n,
+                                  hmcf->secret_key) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the master key \"%V\" must hold %d hex digits",
+                           &name, 2 * HOOKD_MASTER_KEY_LEN);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+    hmcf->secret_key_set = 1;
+
+    return NGX_CONF_OK;
+}
