@@ -3,15 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "hookd_seal.h"
 #include "util.h"
 
 
 typedef enum {
     HOOKD_T_STR, HOOKD_T_INT, HOOKD_T_SECONDS, HOOKD_T_BOOL, HOOKD_T_CIDR,
-    HOOKD_T_LEVEL
+    HOOKD_T_LEVEL, HOOKD_T_RCPT
 } hookd_type_e;
 
 typedef struct {
@@ -39,6 +41,19 @@ static const hookd_param_t  hookd_params[] = {
     { "proxy", HOOKD_T_STR, HOOKD_OFF(proxy), 512, 0, 0 },
     { "metrics_listen", HOOKD_T_STR, HOOKD_OFF(metrics_listen), 128, 0, 0 },
     { "log_level", HOOKD_T_LEVEL, HOOKD_OFF(log_level), 0, 0, 0 },
+    { "housekeeping_interval", HOOKD_T_SECONDS,
+      HOOKD_OFF(housekeeping_interval), 0, 0.1, 86400 },
+    { "notify_url", HOOKD_T_STR, HOOKD_OFF(notify_url), 1024, 0, 0 },
+    { "notify_secret", HOOKD_T_STR, HOOKD_OFF(notify_secret), 128, 0, 0 },
+    { "notify_smtp_url", HOOKD_T_STR, HOOKD_OFF(notify_smtp_url), 1024, 0, 0 },
+    { "notify_smtp_from", HOOKD_T_STR, HOOKD_OFF(notify_smtp_from), 256, 0, 0 },
+    { "notify_smtp_to", HOOKD_T_RCPT, 0, 256, 0, 0 },
+    { "dead_letter_threshold", HOOKD_T_INT, HOOKD_OFF(dead_letter_threshold),
+      0, 0, 100000000 },
+    { "dead_letter_window", HOOKD_T_SECONDS, HOOKD_OFF(dead_letter_window),
+      0, 1, 30 * 86400 },
+    { "retention", HOOKD_T_SECONDS, HOOKD_OFF(retention), 0, 0,
+      100 * 365 * 86400.0 },
 };
 
 
@@ -54,6 +69,9 @@ hookd_config_defaults(hookd_config_t *c)
     c->poll_interval = 1;
     c->drain_timeout = 30;
     c->log_level = HOOKD_LOG_INFO;
+    c->housekeeping_interval = 60;
+    c->dead_letter_threshold = 100;
+    c->dead_letter_window = 3600;
 
     if (gethostname(host, sizeof(host)) != 0) {
         strcpy(host, "hookd");
@@ -93,11 +111,15 @@ hookd_config_set(hookd_config_t *c, const char *key, const char *val,
         case HOOKD_T_SECONDS:
             errno = 0;
             d = strtod(val, &end);
-            if (p->type == HOOKD_T_SECONDS && *end == 's' && end[1] == '\0') {
-                end++;
-            } else if (p->type == HOOKD_T_SECONDS && strcmp(end, "ms") == 0) {
+            if (p->type == HOOKD_T_SECONDS && strcmp(end, "ms") == 0) {
                 d /= 1000;
                 end += 2;
+            } else if (p->type == HOOKD_T_SECONDS && *end && end[1] == '\0'
+                       && strchr("smhd", *end))
+            {
+                d *= (*end == 'm') ? 60 : (*end == 'h') ? 3600
+                     : (*end == 'd') ? 86400 : 1;
+                end++;
             }
             if (errno || end == val || *end != '\0' || d < p->min
                 || d > p->max
@@ -106,7 +128,8 @@ hookd_config_set(hookd_config_t *c, const char *key, const char *val,
                 hookd_fail("bad_config", "%s: %s takes a %s from %g to %g, "
                            "not \"%s\"", where, key,
                            p->type == HOOKD_T_INT ? "whole number"
-                           : "duration (5, 5s, 500ms)", p->min, p->max, val);
+                           : "duration in seconds (500ms, 5s, 10m, 2h, 30d)",
+                           p->min, p->max, val);
                 return -1;
             }
             if (p->type == HOOKD_T_INT) {
@@ -144,6 +167,19 @@ hookd_config_set(hookd_config_t *c, const char *key, const char *val,
             c->nallow++;
             return 0;
 
+        case HOOKD_T_RCPT:
+            if (c->nnotify_smtp_to == HOOKD_MAX_RCPT
+                || strlen(val) >= p->size || strchr(val, '@') == NULL
+                || strpbrk(val, "<>\r\n ,") != NULL)
+            {
+                hookd_fail("bad_config", "%s: notify_smtp_to takes one mail "
+                           "address per line (at most %d), not \"%s\"",
+                           where, HOOKD_MAX_RCPT, val);
+                return -1;
+            }
+            strcpy(c->notify_smtp_to[c->nnotify_smtp_to++], val);
+            return 0;
+
         case HOOKD_T_LEVEL:
             if (hookd_log_level_parse(val,
                     (hookd_log_level_e *) ((char *) c + p->offset)) != 0)
@@ -158,6 +194,43 @@ hookd_config_set(hookd_config_t *c, const char *key, const char *val,
 
     hookd_fail("bad_config", "%s: unknown key \"%s\"", where, key);
     return -1;
+}
+
+
+/* notifications go out signed, and mail needs a sender and recipients */
+static int
+hookd_config_check_notify(const hookd_config_t *c)
+{
+    unsigned char  raw[HOOKD_SECRET_MAX];
+
+    if (c->notify_url[0]
+        && strncasecmp(c->notify_url, "http://", 7) != 0
+        && strncasecmp(c->notify_url, "https://", 8) != 0)
+    {
+        hookd_fail("bad_config", "notify_url must be an http:// or https:// "
+                   "URL");
+        return -1;
+    }
+
+    if (c->notify_url[0] && hookd_secret_bytes(c->notify_secret, raw) < 0) {
+        hookd_fail("bad_config", "notify_url needs notify_secret, a whsec_ "
+                   "secret (whsec_ and the base64 of 24 to 64 random bytes) "
+                   "that signs notifications like deliveries");
+        return -1;
+    }
+
+    if (c->notify_smtp_url[0]
+        && ((strncasecmp(c->notify_smtp_url, "smtp://", 7) != 0
+             && strncasecmp(c->notify_smtp_url, "smtps://", 8) != 0)
+            || c->notify_smtp_from[0] == '\0' || c->nnotify_smtp_to == 0))
+    {
+        hookd_fail("bad_config", "notify_smtp_url takes smtp:// or smtps:// "
+                   "and needs notify_smtp_from and at least one "
+                   "notify_smtp_to");
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -271,6 +344,10 @@ hookd_config_load(const hookd_args_t *a, hookd_config_t *out)
     if (c.database[0] == '\0') {
         hookd_fail("bad_config", "no database: set database in hookd.conf, "
                    "--database or DATABASE_URL");
+        return -1;
+    }
+
+    if (hookd_config_check_notify(&c) != 0) {
         return -1;
     }
 

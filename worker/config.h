@@ -12,6 +12,7 @@
 #include "ssrf.h"
 
 #define HOOKD_MAX_ALLOW  64
+#define HOOKD_MAX_RCPT   16
 
 typedef struct {
     char               database[1024];
@@ -28,6 +29,18 @@ typedef struct {
     char               proxy[512];          /* empty: none, whatever the env */
     char               metrics_listen[128]; /* empty: no metrics endpoint */
     hookd_log_level_e  log_level;
+
+    /* housekeeping: notifications to operators, retention */
+    double             housekeeping_interval;   /* seconds */
+    char               notify_url[1024];        /* a JSON POST, signed */
+    char               notify_secret[128];      /* whsec_…, signs it */
+    char               notify_smtp_url[1024];   /* smtp:// or smtps:// */
+    char               notify_smtp_from[256];
+    char               notify_smtp_to[HOOKD_MAX_RCPT][256];
+    int                nnotify_smtp_to;
+    int                dead_letter_threshold;   /* 0: no such notice */
+    double             dead_letter_window;      /* seconds */
+    double             retention;               /* seconds; 0 keeps all */
 } hookd_config_t;
 
 /*

@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "housekeeping.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -60,6 +61,7 @@ typedef struct {
     hookd_store_t    *store;        /* LISTEN and claims */
     hookd_store_t    *recorder;     /* outcomes, so claims never wait */
     hookd_http_t     *http;
+    hookd_housekeeping_t *housekeeping;
     int               in_flight;
     hookd_job_t      *backlog, *backlog_tail;
     int               backlog_len;
@@ -845,6 +847,7 @@ hookd_on_term(struct ev_loop *loop, ev_signal *w, int revents)
     d->draining = 1;
     ev_timer_stop(loop, &d->poll);
     ev_timer_stop(loop, &d->stats);
+    hookd_housekeeping_stop(d->housekeeping);
     ev_timer_set(&d->drain, d->conf.drain_timeout, 0);
     ev_timer_start(loop, &d->drain);
 
@@ -875,6 +878,7 @@ hookd_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 
     ev_timer_set(&d->poll, c.poll_interval, c.poll_interval);
     ev_timer_again(loop, &d->poll);
+    hookd_housekeeping_reset(d->housekeeping);
 
     hookd_log(HOOKD_LOG_INFO, "configuration reloaded");
 }
@@ -916,7 +920,14 @@ hookd_run(const hookd_args_t *a)
     d.store = hookd_store_new(d.loop, d.conf.database, &ev);
     d.recorder = hookd_store_new(d.loop, d.conf.database, &rev);
 
-    if (d.http == NULL || d.store == NULL || d.recorder == NULL) {
+    /* on the recorder's connection: its statements are short and rare */
+    d.housekeeping = d.recorder
+                     ? hookd_housekeeping_new(d.loop, d.recorder, &d.conf)
+                     : NULL;
+
+    if (d.http == NULL || d.store == NULL || d.recorder == NULL
+        || d.housekeeping == NULL)
+    {
         hookd_fail("internal", "out of memory");
         return 1;
     }
@@ -965,6 +976,7 @@ hookd_run(const hookd_args_t *a)
     }
 
     hookd_metrics_close(d.loop);
+    hookd_housekeeping_free(d.housekeeping);
     hookd_store_free(d.store);
     hookd_store_free(d.recorder);
     hookd_http_free(d.http);

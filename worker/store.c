@@ -56,7 +56,15 @@ static const char  hookd_store_prepare[] =
     "PREPARE hookd_claim (text, integer, double precision) AS"
     " SELECT * FROM hookd.claim($1, $2, $3);"
     "PREPARE hookd_complete (jsonb) AS SELECT hookd.complete($1);"
-    "PREPARE hookd_stats AS SELECT * FROM hookd.delivery_stats()";
+    "PREPARE hookd_stats AS SELECT * FROM hookd.delivery_stats();"
+    "PREPARE hookd_notice (integer, double precision) AS"
+    " SELECT hookd.notice_dead_letters($1, $2);"
+    "PREPARE hookd_take_notifications (integer) AS"
+    " SELECT * FROM hookd.take_notifications($1);"
+    "PREPARE hookd_notifications_done (jsonb, text) AS"
+    " SELECT hookd.notifications_done($1, $2);"
+    "PREPARE hookd_purge (double precision, integer) AS"
+    " SELECT hookd.purge($1, $2)";
 
 
 static void hookd_store_connect(hookd_store_t *s);
@@ -442,7 +450,12 @@ hookd_store_exec(hookd_store_t *s, const char *stmt, int nparams,
     st->cb = cb;
     st->data = data;
 
+    /* a NULL value is SQL's NULL */
     for (i = 0; i < nparams; i++) {
+        if (values[i] == NULL) {
+            continue;
+        }
+
         st->values[i] = strdup(values[i]);
         if (st->values[i] == NULL) {
             while (i--) {

@@ -27,7 +27,8 @@ void hookd_store_free(hookd_store_t *s);
 
 int hookd_store_ready(hookd_store_t *s);
 
-/* Runs a statement prepared at connect (see store.c); 0 if queued. */
+/* Runs a statement prepared at connect (see store.c); a NULL value is SQL
+ * NULL. 0 if queued. */
 int hookd_store_exec(hookd_store_t *s, const char *stmt, int nparams,
     const char *const *values, hookd_store_result_pt cb, void *data);
 

@@ -1,4 +1,5 @@
 import os
+import signal
 import uuid
 
 import pytest
@@ -95,3 +96,6 @@ def daemons(hookd, base):
         if d.proc.poll() is None:
             d.stop()
         assert "Sanitizer" not in d.output()
+        # a crash is a failure even when the test did not look
+        assert d.proc.returncode not in (-signal.SIGSEGV, -signal.SIGABRT,
+                                         -signal.SIGBUS), d.output()[-2000:]

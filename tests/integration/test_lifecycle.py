@@ -1,0 +1,263 @@
+"""Endpoint lifecycle: auto-disable after sustained failure and on 410,
+operator notifications by a signed JSON POST and by SMTP (a real aiosmtpd
+server), their rate limit, and retention."""
+
+import email
+import json
+import re
+import threading
+import time
+
+import pytest
+
+from test_admin import Api, Tenant, ok
+from test_delivery import SECRET, path, verify, wait_for
+
+
+class Mailbox:
+    """A real SMTP server on 127.0.0.1 keeping what it receives."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+        from harness import free_port
+
+        self.messages = []
+        self.lock = threading.Lock()
+        box = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                with box.lock:
+                    box.messages.append({
+                        "from": envelope.mail_from,
+                        "to": list(envelope.rcpt_tos),
+                        "mail": email.message_from_bytes(envelope.content)})
+                return "250 OK"
+
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1",
+                                     port=self.port)
+        self.controller.start()
+
+    def close(self):
+        self.controller.stop()
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    m = Mailbox()
+    yield m
+    m.close()
+
+
+@pytest.fixture(scope="module")
+def operator(hookd, nginx):
+    return Api(nginx.url, hookd("keys", "create", "--scope", "admin")["key"])
+
+
+def notifier(daemons, receiver, mailbox, notify_path, **conf):
+    settings = dict(notify_url=receiver.url + notify_path,
+                    notify_secret=SECRET,
+                    notify_smtp_url=f"smtp://127.0.0.1:{mailbox.port}",
+                    notify_smtp_from="hookd@example.com",
+                    notify_smtp_to=["ops@example.com", "oncall@example.com"],
+                    housekeeping_interval="300ms")
+    settings.update(conf)
+    return daemons(**settings)
+
+
+def notifications(receiver, notify_path):
+    out = []
+    for r in receiver.at(notify_path):
+        h = {k.lower(): v for k, v in r["headers"].items()}
+        assert verify(SECRET, h, r["body"]), "unsigned notification"
+        out.append(json.loads(r["body"]))
+    return out
+
+
+def mails_about(mailbox, needle):
+    with mailbox.lock:
+        return [m for m in mailbox.messages
+                if needle in m["mail"].get_payload()]
+
+
+def failing_tenant(operator, receiver, p, **endpoint):
+    receiver.plans[p] = [500]
+    t = Tenant(operator, receiver.url + p)
+    ok(operator("PATCH", f"{t.base}/endpoints/{t.ep}", dict({
+        "retry_policy": {"strategy": "constant", "base_seconds": 0.1,
+                         "max_attempts": 1000},
+        "breaker_threshold": 1000}, **endpoint)))
+    return t
+
+
+def test_sustained_failures_disable_the_endpoint_and_notify_by_post_and_mail(
+        operator, receiver, daemons, mailbox, pg):
+    p, notify = path(), path()
+    t = failing_tenant(operator, receiver, p, disable_after_failures=5)
+    notifier(daemons, receiver, mailbox, notify)
+
+    ep = wait_for(lambda: (lambda e: e if e["status"] == "disabled" else None)(
+        ok(operator("GET", f"{t.base}/endpoints/{t.ep}"))), timeout=20)
+    assert "5 attempts in a row failed" in ep["disabled_reason"]
+    assert "HTTP 500" in ep["disabled_reason"]
+    attempts = len(receiver.at(p))
+    assert attempts == 5
+
+    got = wait_for(lambda: [n for doc in notifications(receiver, notify)
+                            for n in doc["notifications"]
+                            if n["endpoint_id"] == t.ep
+                            and n["kind"] == "endpoint_disabled"])
+    assert "was disabled" in got[0]["message"] and got[0]["app_id"] == t.id
+    doc = notifications(receiver, notify)[0]
+    assert doc["text"].startswith("hookd: ")      # Slack-compatible
+    mail = wait_for(lambda: mails_about(mailbox, t.ep))[0]
+    assert mail["from"] == "hookd@example.com"
+    assert sorted(mail["to"]) == ["oncall@example.com", "ops@example.com"]
+    assert mail["mail"]["Subject"].startswith("hookd: ")
+    assert "was disabled" in mail["mail"].get_payload()
+
+    # disabled: no more attempts, new events are not even fanned out to it
+    t.ingest("invoice.paid", {"n": 2})
+    time.sleep(0.6)
+    assert len(receiver.at(p)) == attempts
+    wait_for(lambda: pg.query(
+        "SELECT sent_at IS NOT NULL, last_error FROM hookd.notifications "
+        "WHERE endpoint_id = %s AND kind = 'endpoint_disabled'",
+        t.ep) == [(True, None)])
+    # resume forgives the failures
+    receiver.plans[p] = [200]
+    ep = ok(operator("POST", f"{t.base}/endpoints/{t.ep}/resume"))
+    assert ep["status"] == "enabled" and ep["disabled_reason"] is None
+    wait_for(lambda: len(receiver.at(p)) > attempts)
+
+
+def test_failing_for_longer_than_the_limit_disables_the_endpoint(
+        operator, receiver, daemons, mailbox):
+    p, notify = path(), path()
+    receiver.plans[p] = [500]
+    t = failing_tenant(operator, receiver, p, disable_after_seconds=1,
+                       retry_policy={"strategy": "constant",
+                                     "base_seconds": 0.3,
+                                     "max_attempts": 1000})
+    notifier(daemons, receiver, mailbox, notify)
+    ep = wait_for(lambda: (lambda e: e if e["status"] == "disabled" else None)(
+        ok(operator("GET", f"{t.base}/endpoints/{t.ep}"))), timeout=20)
+    assert "every attempt failed since" in ep["disabled_reason"]
+    assert 2 <= len(receiver.at(p)) < 20
+    wait_for(lambda: mails_about(mailbox, t.ep))
+
+
+def test_410_disables_and_notifies(operator, receiver, daemons, mailbox):
+    p, notify = path(), path()
+    receiver.plans[p] = [410]
+    t = Tenant(operator, receiver.url + p)
+    notifier(daemons, receiver, mailbox, notify)
+    got = wait_for(lambda: [n for doc in notifications(receiver, notify)
+                            for n in doc["notifications"]
+                            if n["endpoint_id"] == t.ep])
+    assert got[0]["kind"] == "endpoint_disabled"
+    assert "410 Gone" in got[0]["message"]
+    assert ok(operator("GET", f"{t.base}/endpoints/{t.ep}"))["status"] == \
+        "disabled"
+
+
+def test_breaker_opening_and_dead_letters_notify(operator, receiver, daemons,
+                                                  mailbox):
+    p, q, notify = path(), path(), path()
+    t = failing_tenant(operator, receiver, p, breaker_threshold=3)
+    receiver.plans[q] = [400]
+    ok(operator("PATCH", f"{t.base}/endpoints/{t.ep}",
+                {"event_types": ["invoice.paid"]}))
+    dead = ok(operator("POST", t.base + "/endpoints", {
+        "url": receiver.url + q, "event_types": ["order.*"]}), 201)
+    for i in range(4):
+        t.ingest("order.created", {"n": i})
+    notifier(daemons, receiver, mailbox, notify, dead_letter_threshold=3,
+             dead_letter_window="1h")
+
+    def kinds():
+        return {(n["endpoint_id"], n["kind"])
+                for doc in notifications(receiver, notify)
+                for n in doc["notifications"]}
+
+    wait_for(lambda: {(t.ep, "breaker_opened"),
+                      (dead["id"], "dead_letters")} <= kinds(), timeout=20)
+    msgs = [n["message"] for doc in notifications(receiver, notify)
+            for n in doc["notifications"]]
+    assert any("circuit breaker" in m and t.ep in m for m in msgs)
+    assert any(re.match(r"[34] deliveries to endpoint ", m) and dead["id"] in m
+               for m in msgs)
+    # at most one dead-letter notice per window
+    time.sleep(1)
+    assert sum(1 for doc in notifications(receiver, notify)
+               for n in doc["notifications"]
+               if n["endpoint_id"] == dead["id"]) == 1
+
+
+def test_an_outage_sends_few_messages_not_one_per_endpoint(
+        operator, receiver, daemons, mailbox, pg):
+    notify = path()
+    t = Tenant(operator)
+    eps = []
+    for i in range(12):
+        p = path()
+        receiver.plans[p] = [410]
+        eps.append(ok(operator("POST", t.base + "/endpoints", {
+            "url": receiver.url + p, "event_types": ["outage.test"]}),
+            201)["id"])
+    t.ingest("outage.test", {"n": 1})
+    notifier(daemons, receiver, mailbox, notify, housekeeping_interval="2s")
+    wait_for(lambda: set(eps) <= {n["endpoint_id"]
+                                  for doc in notifications(receiver, notify)
+                                  for n in doc["notifications"]}, timeout=20)
+    # one message per tick and channel, listing every endpoint at once
+    assert len(receiver.at(notify)) <= 2
+    assert len(mails_about(mailbox, eps[0])) <= 2
+
+
+def test_unreachable_channel_keeps_the_notification_for_later(
+        operator, receiver, daemons, mailbox, pg):
+    p = path()
+    receiver.plans[p] = [410]
+    t = Tenant(operator, receiver.url + p)
+    d = daemons(notify_url="http://127.0.0.1:9/down", notify_secret=SECRET,
+                housekeeping_interval="200ms")
+    wait_for(lambda: pg.query(
+        "SELECT tries > 0 AND last_error IS NOT NULL AND sent_at IS NULL "
+        "FROM hookd.notifications WHERE endpoint_id = %s", t.ep) == [(True,)])
+    d.stop()
+    assert "notification not sent" in d.output()
+
+
+def test_retention_removes_only_old_finished_events(operator, receiver,
+                                                    daemons, pg):
+    p = path()
+    t = Tenant(operator, receiver.url + p)
+    ids = [t.ingest("invoice.paid", {"n": i})["id"] for i in range(6)]
+    d = daemons()
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM hookd.deliveries WHERE app_id = %s AND "
+        "status = 'succeeded'", t.id)[0][0] == 7)
+    d.stop()
+    # three events age by two days; one old event is still being delivered
+    old, young = ids[:3], ids[3:]
+    pending = t.ingest("invoice.paid", {"n": 99})["id"]
+    pg.query("UPDATE hookd.events SET received_at = now() - interval '2 days' "
+             "WHERE id = ANY(%s) RETURNING 1", old + [pending])
+    pg.query("UPDATE hookd.deliveries SET next_attempt_at = now() + "
+             "interval '1 hour' WHERE event_id = %s RETURNING 1", pending)
+    before = pg.query("SELECT count(*) FROM hookd.attempts WHERE app_id = %s",
+                      t.id)[0][0]
+    d = daemons(retention="1d", housekeeping_interval="200ms")
+    wait_for(lambda: pg.query("SELECT count(*) FROM hookd.events WHERE "
+                              "id = ANY(%s)", old)[0][0] == 0)
+    d.stop()
+    left = {r[0] for r in pg.query(
+        "SELECT id FROM hookd.events WHERE app_id = %s", t.id)}
+    assert left == set(young) | {pending, t.event["id"]}
+    assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE event_id = "
+                    "ANY(%s)", old)[0][0] == 0
+    after = pg.query("SELECT count(*) FROM hookd.attempts WHERE app_id = %s",
+                     t.id)[0][0]
+    assert after == before - 3
