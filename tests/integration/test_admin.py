@@ -664,3 +664,44 @@ def test_openapi_documents_every_route_and_nothing_else(operator):
         node = doc
         for part in ref.split("/"):
             node = node[part]
+
+
+@pytest.mark.parametrize("who", ["operator", "application"])
+def test_every_route_succeeds_for_a_key_that_manages_the_application(
+        operator, who, pg):
+    t = Tenant(operator)
+    api = operator if who == "operator" else t.admin
+    routes = t.routes()
+    # what deletes goes last, the application itself at the very end
+    routes.sort(key=lambda r: (r[0] == "DELETE", r[1] == t.base))
+    for method, route, body in routes:
+        params = {"force": "true"} if (method, route) == ("DELETE", t.base) \
+            else None
+        if route.endswith(t.delivery["id"] + "/retry"):
+            # finished (no hookd runs here), so that a retry is allowed
+            pg.query("UPDATE hookd.deliveries SET status = 'failed' "
+                     "WHERE id = %s RETURNING 1", t.delivery["id"])
+        r = api(method, route, body, params=params)
+        assert r.status_code in (200, 201, 202, 204), (method, route, r.text)
+        if r.status_code != 204:
+            assert isinstance(r.json(), dict)
+    error(operator("GET", t.base), 404, "not_found")
+
+
+def test_deliveries_page_across_pages(operator):
+    t = Tenant(operator)
+    for i in range(4):
+        t.ingest("invoice.paid", {"n": i})
+    for route in (t.base + "/deliveries",
+                  f"{t.base}/events/{t.event['id']}/deliveries"):
+        seen, cursor = [], None
+        while True:
+            page = ok(operator("GET", route, params=dict(
+                limit=2, **({"cursor": cursor} if cursor else {}))))
+            seen += [d["id"] for d in page["data"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+        expected = 5 if route.endswith("/deliveries") and "/events/" not in \
+            route else 1
+        assert len(seen) == len(set(seen)) == expected
