@@ -277,7 +277,6 @@ CREATE OR REPLACE FUNCTION hookd.schema_errors(s jsonb, v jsonb, path text)
 RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     p     record;
-    i     integer;
     err   text;
     n     numeric;
 BEGIN
@@ -447,7 +446,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION hookd.api_application(k hookd.api_keys, a hookd.applications,
+CREATE OR REPLACE FUNCTION hookd.api_application(a hookd.applications,
                                                  method text, q jsonb, body jsonb,
                                                  OUT status integer, OUT reply jsonb)
 LANGUAGE plpgsql AS $$
@@ -499,7 +498,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION hookd.api_keys_route(k hookd.api_keys, a hookd.applications,
+CREATE OR REPLACE FUNCTION hookd.api_keys_route(a hookd.applications,
                                                 method text, seg text[], q jsonb,
                                                 body jsonb, req jsonb,
                                                 OUT status integer, OUT reply jsonb)
@@ -601,7 +600,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION hookd.api_event_types(k hookd.api_keys, a hookd.applications,
+CREATE OR REPLACE FUNCTION hookd.api_event_types(a hookd.applications,
                                                  method text, seg text[], q jsonb,
                                                  body jsonb,
                                                  OUT status integer, OUT reply jsonb)
@@ -862,7 +861,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
        AND a.started_at > now() - make_interval(hours => hours)
 $$;
 
-CREATE OR REPLACE FUNCTION hookd.api_endpoints(k hookd.api_keys, a hookd.applications,
+CREATE OR REPLACE FUNCTION hookd.api_endpoints(a hookd.applications,
                                                method text, seg text[], q jsonb,
                                                body jsonb, req jsonb,
                                                OUT status integer, OUT reply jsonb)
@@ -1066,7 +1065,7 @@ END
 $$;
 
 -- events and deliveries: newest first, by id (ids sort by creation time)
-CREATE OR REPLACE FUNCTION hookd.api_events(k hookd.api_keys, a hookd.applications,
+CREATE OR REPLACE FUNCTION hookd.api_events(a hookd.applications,
                                             method text, seg text[], q jsonb,
                                             OUT status integer, OUT reply jsonb)
 LANGUAGE plpgsql AS $$
@@ -1122,7 +1121,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION hookd.api_deliveries(k hookd.api_keys, a hookd.applications,
+CREATE OR REPLACE FUNCTION hookd.api_deliveries(a hookd.applications,
                                                 method text, seg text[], q jsonb,
                                                 body jsonb,
                                                 OUT status integer, OUT reply jsonb)
@@ -1269,21 +1268,21 @@ BEGIN
             a := hookd.api_app(k, seg[3]);
             IF cardinality(seg) = 3 THEN
                 SELECT * INTO o_status, reply
-                  FROM hookd.api_application(k, a, method, q, body);
+                  FROM hookd.api_application(a, method, q, body);
             ELSIF seg[4] = 'api-keys' THEN
                 SELECT * INTO o_status, reply
-                  FROM hookd.api_keys_route(k, a, method, seg, q, body, req);
+                  FROM hookd.api_keys_route(a, method, seg, q, body, req);
             ELSIF seg[4] = 'event-types' THEN
                 SELECT * INTO o_status, reply
-                  FROM hookd.api_event_types(k, a, method, seg, q, body);
+                  FROM hookd.api_event_types(a, method, seg, q, body);
             ELSIF seg[4] = 'endpoints' THEN
                 SELECT * INTO o_status, reply
-                  FROM hookd.api_endpoints(k, a, method, seg, q, body, req);
+                  FROM hookd.api_endpoints(a, method, seg, q, body, req);
             ELSIF seg[4] = 'events' THEN
-                SELECT * INTO o_status, reply FROM hookd.api_events(k, a, method, seg, q);
+                SELECT * INTO o_status, reply FROM hookd.api_events(a, method, seg, q);
             ELSIF seg[4] = 'deliveries' THEN
                 SELECT * INTO o_status, reply
-                  FROM hookd.api_deliveries(k, a, method, seg, q, body);
+                  FROM hookd.api_deliveries(a, method, seg, q, body);
             ELSE
                 PERFORM hookd.api_fail(404, 'not_found', 'no such route');
             END IF;
