@@ -67,6 +67,11 @@ typedef struct {
     int               backlog_len;
     int               claiming;
     int               want_claim;
+    int               claim_n;        /* rows the running claim asked for */
+    /* the last claim found less than it asked for: nothing more is due
+       until a NOTIFY or the poll timer says otherwise */
+    int               drained;
+    int               woken;          /* a NOTIFY or poll since that claim */
     json_t           *outcomes;     /* waiting to be recorded */
     json_t           *sending;      /* being recorded */
     int               draining;
@@ -433,7 +438,11 @@ hookd_transfer_done(CURL *easy, CURLcode result, void *data)
     hookd_metrics.in_flight = d->in_flight;
 
     hookd_pump(d);
-    hookd_claim(d);
+
+    if (!d->drained) {
+        hookd_claim(d);
+    }
+
     hookd_maybe_exit(d);
 }
 
@@ -630,7 +639,19 @@ hookd_claimed(void *data, PGresult *res)
 
     if (rows > 0) {
         hookd_log(HOOKD_LOG_DEBUG, "claimed %d", rows);
-        /* there may be more due: ask again */
+    }
+
+    /*
+     * A short claim means nothing else is due: finished transfers stop
+     * asking (each claim costs PostgreSQL the same, rows or none) until a
+     * wake-up, so that the next NOTIFY finds the connection idle and its
+     * events are claimed at once. A full one means there may be more.
+     */
+    if (rows < d->claim_n && !d->woken) {
+        d->drained = 1;
+        d->want_claim = 0;
+
+    } else if (rows > 0) {
         d->want_claim = 1;
     }
 
@@ -687,6 +708,8 @@ hookd_claim(hookd_daemon_t *d)
         == 0)
     {
         d->claiming = 1;
+        d->claim_n = n;
+        d->woken = 0;
     }
 }
 
@@ -771,27 +794,37 @@ hookd_maybe_exit(hookd_daemon_t *d)
 }
 
 
+/* new deliveries were committed, or may have come due */
+static void
+hookd_wake(hookd_daemon_t *d)
+{
+    d->drained = 0;
+    d->woken = 1;
+    hookd_claim(d);
+}
+
+
 static void
 hookd_on_ready(void *data)
 {
     hookd_daemon_t  *d = data;
 
     hookd_record(d);
-    hookd_claim(d);
+    hookd_wake(d);
 }
 
 
 static void
 hookd_on_notify(void *data)
 {
-    hookd_claim(data);
+    hookd_wake(data);
 }
 
 
 static void
 hookd_on_poll(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    hookd_claim(w->data);
+    hookd_wake(w->data);
 }
 
 

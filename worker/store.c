@@ -167,12 +167,6 @@ hookd_store_results(hookd_store_t *s)
         return;
     }
 
-    notified = 0;
-    while ((n = PQnotifies(s->pg)) != NULL) {
-        notified = 1;
-        PQfreemem(n);
-    }
-
     while (s->state == HOOKD_STORE_BUSY || s->state == HOOKD_STORE_PREPARING) {
         if (PQisBusy(s->pg)) {
             break;
@@ -247,6 +241,18 @@ hookd_store_results(hookd_store_t *s)
     if (PQstatus(s->pg) != CONNECTION_OK) {
         hookd_store_down(s, PQerrorMessage(s->pg));
         return;
+    }
+
+    /*
+     * After the results: libpq parses what it has read only as far as the
+     * statement's end while one runs, so a NOTIFY that came in the same
+     * read as a result is found only now. Its bytes are already read: no
+     * readable event would come for it.
+     */
+    notified = 0;
+    while ((n = PQnotifies(s->pg)) != NULL) {
+        notified = 1;
+        PQfreemem(n);
     }
 
     if (notified && s->events.notified) {

@@ -90,7 +90,7 @@ def test_dead_letters_per_endpoint(pg, history):
 
 def test_slowest_endpoints(pg, history):
     rows = pg.query("SELECT endpoint_id, attempts, p95_ms FROM "
-                    "hookd.slowest_endpoints(now() - interval '1 hour') "
+                    "hookd.slowest_endpoints(now() - interval '1 hour', 1000) "
                     "WHERE app_id = %s", history)
     assert rows[0][0] == "ep_recipe_3" and rows[0][2] > 900
     no_seq_scan_of_big_tables(plan(
