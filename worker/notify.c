@@ -291,10 +291,11 @@ static int
 hookd_notify_mail(hookd_notify_t *n, const hookd_config_t *conf,
     const char *id, const char *text, int count)
 {
-    int                       i;
+    int                       i, r;
     char                      date[64], addr[300], *mail;
     size_t                    size;
     time_t                    now;
+    const char               *p;
     struct tm                 tm;
     hookd_notify_transfer_t  *t;
 
@@ -312,7 +313,7 @@ hookd_notify_mail(hookd_notify_t *n, const hookd_config_t *conf,
     i = snprintf(mail, size, "Date: %s\r\nFrom: <%s>\r\nTo: ", date,
                  conf->notify_smtp_from);
 
-    for (int r = 0; r < conf->nnotify_smtp_to; r++) {
+    for (r = 0; r < conf->nnotify_smtp_to; r++) {
         i += snprintf(mail + i, size - i, "%s<%s>", r ? ", " : "",
                       conf->notify_smtp_to[r]);
     }
@@ -323,7 +324,7 @@ hookd_notify_mail(hookd_notify_t *n, const hookd_config_t *conf,
                   "Content-Type: text/plain; charset=utf-8\r\n\r\n",
                   count, count == 1 ? "" : "s", id);
 
-    for (const char *p = text; *p && (size_t) i < size - 3; p++) {
+    for (p = text; *p && (size_t) i < size - 3; p++) {
         if (*p == '\n') {
             mail[i++] = '\r';
         }

@@ -56,3 +56,39 @@ def test_a_host_name_is_resolved_at_configuration_time(base, pg, app):
         assert rows[0][0] >= 1
     finally:
         n.stop()
+
+
+def test_the_admin_api_needs_a_good_master_key(base, pg):
+    n = Nginx(os.path.join(base, "nokey"), pg.conninfo)
+    key_line = [line for line in open(n.conf).read().splitlines()
+                if "hookd_secret_key_file" in line][0]
+    rewrite(n, key_line, "")
+    p = nginx_t(n)
+    assert p.returncode != 0
+    assert 'needs "hookd_secret_key_file"' in p.stderr, p.stderr
+
+    n = Nginx(os.path.join(base, "badkey"), pg.conninfo)
+    with open(os.path.join(base, "badkey", "secret.key"), "w") as f:
+        f.write("not hex\n")
+    p = nginx_t(n)
+    assert p.returncode != 0 and "64 hex digits" in p.stderr, p.stderr
+
+
+def test_hookd_refuses_incomplete_notification_settings(base, hookd):
+    from harness import HOOKD
+    cases = [
+        ("notify_url = http://127.0.0.1:9/n\n", "notify_secret"),
+        ("notify_url = ftp://x\nnotify_secret = whsec_"
+         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", "http://"),
+        ("notify_smtp_url = smtp://127.0.0.1:25\n", "notify_smtp_from"),
+        ("notify_smtp_to = not-an-address\n", "notify_smtp_to"),
+        ("retention = forever\n", "retention"),
+    ]
+    for i, (text, needle) in enumerate(cases):
+        conf = os.path.join(base, f"notify{i}.conf")
+        with open(conf, "w") as f:
+            f.write(text)
+        p = subprocess.run([HOOKD, "run", "--config", conf], env=hookd.env,
+                           capture_output=True, text=True, timeout=10)
+        assert p.returncode != 0 and "bad_config" in p.stderr, p.stderr
+        assert needle in p.stderr, (text, p.stderr)
