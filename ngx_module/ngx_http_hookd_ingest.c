@@ -598,6 +598,13 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
         return;
     }
 
+    if (ngx_strcmp(outcome, "no_application") == 0) {
+        status = ngx_http_hookd_send_error(r, NGX_HTTP_FORBIDDEN, "forbidden",
+                                           PQgetvalue(res, row, 5));
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
     /* the application enforces registered types; the message says how */
     if (ngx_strcmp(outcome, "unknown_type") == 0
         || ngx_strcmp(outcome, "schema_mismatch") == 0)

@@ -57,19 +57,22 @@ DECLARE
     removed  integer := 0;
     n        integer;
 BEGIN
-    -- per application, so that events_received (app_id, received_at)
-    -- finds the old events without an index of its own on ingest's path
+    -- per application, oldest first along the primary key: an event id
+    -- starts with the time it was made, just after its received_at, so the
+    -- ids below id_floor(cutoff) are old events (those of the last
+    -- milliseconds before the cutoff wait for the next round)
     FOR app IN SELECT id FROM hookd.applications ORDER BY id LOOP
         EXIT WHEN removed >= batch;
         WITH doomed AS (
             SELECT e.app_id, e.id
               FROM hookd.events e
-             WHERE e.app_id = app AND e.received_at < cutoff
+             WHERE e.app_id = app AND e.id < hookd.id_floor('evt', cutoff)
+               AND e.received_at < cutoff
                AND NOT EXISTS (
                    SELECT 1 FROM hookd.deliveries d
                     WHERE d.app_id = e.app_id AND d.event_id = e.id
                       AND d.status IN ('pending', 'in_flight'))
-             ORDER BY e.received_at
+             ORDER BY e.id
              LIMIT batch - removed
                FOR UPDATE SKIP LOCKED)
         DELETE FROM hookd.events e USING doomed

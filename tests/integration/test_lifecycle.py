@@ -234,19 +234,42 @@ def test_retention_removes_only_old_finished_events(operator, receiver,
                                                     daemons, pg):
     p = path()
     t = Tenant(operator, receiver.url + p)
-    ids = [t.ingest("invoice.paid", {"n": i})["id"] for i in range(6)]
+    young = [t.ingest("invoice.paid", {"n": i})["id"] for i in range(3)]
     d = daemons()
     wait_for(lambda: pg.query(
         "SELECT count(*) FROM hookd.deliveries WHERE app_id = %s AND "
-        "status = 'succeeded'", t.id)[0][0] == 7)
+        "status = 'succeeded'", t.id)[0][0] == 4)
     d.stop()
-    # three events age by two days; one old event is still being delivered
-    old, young = ids[:3], ids[3:]
-    pending = t.ingest("invoice.paid", {"n": 99})["id"]
-    pg.query("UPDATE hookd.events SET received_at = now() - interval '2 days' "
-             "WHERE id = ANY(%s) RETURNING 1", old + [pending])
-    pg.query("UPDATE hookd.deliveries SET next_attempt_at = now() + "
-             "interval '1 hour' WHERE event_id = %s RETURNING 1", pending)
+
+    # two days old, as ingest would have stored them then (an id starts
+    # with its time): three delivered, one still waiting to be retried
+    def old_event(status):
+        return pg.query("""
+            WITH e AS (
+                INSERT INTO hookd.events (app_id, id, event_type, payload,
+                                          received_at)
+                SELECT %s, hookd.id_floor('evt', at)
+                           || substr(md5(random()::text), 1, 16),
+                       'invoice.paid', '{}', at
+                  FROM (SELECT now() - interval '2 days' AS at) t
+                RETURNING app_id, id, received_at),
+            d AS (
+                INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id,
+                                              status, attempt_count,
+                                              next_attempt_at, created_at)
+                SELECT e.app_id, e.id, %s, %s, 1,
+                       now() + interval '1 hour', e.received_at FROM e
+                RETURNING app_id, id, endpoint_id, created_at)
+            INSERT INTO hookd.attempts (app_id, delivery_id, endpoint_id,
+                                        attempt_number, started_at,
+                                        duration_ms, status_code,
+                                        error_class, worker)
+            SELECT d.app_id, d.id, d.endpoint_id, 1, d.created_at, 5, 200,
+                   'SUCCEEDED', 'test' FROM d
+            RETURNING (SELECT id FROM e)""", t.id, t.ep, status)[0][0]
+
+    old = [old_event("succeeded") for _ in range(3)]
+    waiting = old_event("pending")
     before = pg.query("SELECT count(*) FROM hookd.attempts WHERE app_id = %s",
                       t.id)[0][0]
     d = daemons(retention="1d", housekeeping_interval="200ms")
@@ -255,7 +278,7 @@ def test_retention_removes_only_old_finished_events(operator, receiver,
     d.stop()
     left = {r[0] for r in pg.query(
         "SELECT id FROM hookd.events WHERE app_id = %s", t.id)}
-    assert left == set(young) | {pending, t.event["id"]}
+    assert left == set(young) | {waiting, t.event["id"]}
     assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE event_id = "
                     "ANY(%s)", old)[0][0] == 0
     after = pg.query("SELECT count(*) FROM hookd.attempts WHERE app_id = %s",
