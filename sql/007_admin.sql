@@ -1057,6 +1057,11 @@ BEGIN
                 'event_type must be 1 to 128 letters, digits, "_", ".", ":" or "-"');
         END IF;
         PERFORM hookd.api_type(body, 'payload', 'object');
+        -- a disabled endpoint is sent nothing: the test would wait forever
+        IF ep.status = 'disabled' THEN
+            PERFORM hookd.api_fail(409, 'endpoint_disabled',
+                'the endpoint is disabled; resume it first');
+        END IF;
         INSERT INTO hookd.events (app_id, event_type, payload, source)
         VALUES (a.id, coalesce(body->>'event_type', 'hookd.test'),
                 coalesce(body->'payload',

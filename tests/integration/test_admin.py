@@ -496,7 +496,7 @@ def test_recover_resends_exactly_the_failed_deliveries(
           "invalid_request")
 
 
-def test_test_event_and_health(operator, receiver, daemons):
+def test_test_event_and_health(operator, receiver, daemons, pg):
     p = path()
     t = Tenant(operator, receiver.url + p)
     daemons()
@@ -514,6 +514,11 @@ def test_test_event_and_health(operator, receiver, daemons):
     assert h["last_1h"]["attempts"] >= 2 and h["last_1h"]["success_rate"] == 1
     assert h["last_24h"]["latency_ms"]["p50"] is not None
     assert h["last_error"] is None and h["pending"] == 0
+    # a disabled endpoint would never get it
+    pg.query("UPDATE hookd.endpoints SET status = 'disabled' WHERE id = %s "
+             "RETURNING 1", t.ep)
+    error(operator("POST", f"{t.base}/endpoints/{t.ep}/test"), 409,
+          "endpoint_disabled")
 
 
 def test_events_list_filters_get_and_deliveries(operator):
