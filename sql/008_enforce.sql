@@ -99,11 +99,13 @@ BEGIN
            SELECT x.id, x.event_type, x.request_hash, x.received_at
              FROM (SELECT s.id, s.event_type, s.request_hash, s.received_at
                      FROM ins s
-                    WHERE s.app_id = j.app_id AND s.idempotency_key = j.ikey
+                    WHERE mine.id IS NULL AND j.ikey IS NOT NULL
+                      AND s.app_id = j.app_id AND s.idempotency_key = j.ikey
                    UNION ALL
                    SELECT e.id, e.event_type, e.request_hash, e.received_at
                      FROM hookd.events e
-                    WHERE e.app_id = j.app_id AND e.idempotency_key = j.ikey) x
+                    WHERE mine.id IS NULL AND j.ikey IS NOT NULL
+                      AND e.app_id = j.app_id AND e.idempotency_key = j.ikey) x
             LIMIT 1) orig ON mine.id IS NULL AND j.refused IS NULL
      CROSS JOIN (SELECT count(*) FROM woken) w
      ORDER BY j.n;
