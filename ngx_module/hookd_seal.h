@@ -12,8 +12,6 @@
 #define HOOKD_MASTER_KEY_LEN   32
 #define HOOKD_SECRET_MIN       24
 #define HOOKD_SECRET_MAX       64
-#define HOOKD_API_KEY_LEN      46     /* "hk_" + 43 */
-#define HOOKD_ENDPOINT_SECRET_LEN  50 /* "whsec_" + 44 */
 
 /* base64 (standard alphabet, padded) and base64url (unpadded) */
 size_t hookd_base64(const unsigned char *in, size_t len, char *out);
