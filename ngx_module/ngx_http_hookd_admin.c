@@ -32,6 +32,8 @@ static ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r,
     json_t *req, json_t *body);
 static ngx_int_t ngx_http_hookd_admin_key(ngx_http_request_t *r,
     json_t *req);
+static ngx_int_t ngx_http_hookd_admin_reveal(ngx_http_request_t *r,
+    const char *name, char *secret, size_t size);
 static void ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 
@@ -398,11 +400,9 @@ ngx_http_hookd_admin_secret(ngx_http_request_t *r, json_t *req, json_t *body)
     json_t                      *given;
     const char                  *plain;
     unsigned char                raw[HOOKD_SECRET_MAX];
-    ngx_http_hookd_ctx_t        *ctx;
     ngx_http_hookd_main_conf_t  *hmcf;
     char                         secret[128];
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
 
     given = body ? json_object_get(body, "secret") : NULL;
@@ -437,17 +437,7 @@ ngx_http_hookd_admin_secret(ngx_http_request_t *r, json_t *req, json_t *body)
 
     free(sealed);
 
-    ctx->reveal_name = "secret";
-    ctx->reveal.len = ngx_strlen(secret);
-    ctx->reveal.data = ngx_pnalloc(r->pool, ctx->reveal.len);
-    if (ctx->reveal.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(ctx->reveal.data, secret, ctx->reveal.len);
-    ngx_explicit_memzero(secret, sizeof(secret));
-
-    return NGX_OK;
+    return ngx_http_hookd_admin_reveal(r, "secret", secret, sizeof(secret));
 }
 
 
@@ -457,9 +447,6 @@ ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req)
 {
     char                   key[64], hex[2 * HOOKD_KEY_HASH_LEN];
     u_char                 hash[HOOKD_KEY_HASH_LEN];
-    ngx_http_hookd_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
 
     if (hookd_new_api_key(key) != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -475,17 +462,31 @@ ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->reveal_name = "key";
-    ctx->reveal.len = ngx_strlen(key);
+    return ngx_http_hookd_admin_reveal(r, "key", key, sizeof(key));
+}
+
+
+/* Keeps a new secret for the reply, the only place it is shown; the stack
+ * copy is wiped. */
+static ngx_int_t
+ngx_http_hookd_admin_reveal(ngx_http_request_t *r, const char *name,
+    char *secret, size_t size)
+{
+    ngx_http_hookd_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+
+    ctx->reveal_name = name;
+    ctx->reveal.len = ngx_strlen(secret);
     ctx->reveal.data = ngx_pnalloc(r->pool, ctx->reveal.len);
-    if (ctx->reveal.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    if (ctx->reveal.data != NULL) {
+        ngx_memcpy(ctx->reveal.data, secret, ctx->reveal.len);
     }
 
-    ngx_memcpy(ctx->reveal.data, key, ctx->reveal.len);
-    ngx_explicit_memzero(key, sizeof(key));
+    ngx_explicit_memzero(secret, size);
 
-    return NGX_OK;
+    return ctx->reveal.data ? NGX_OK : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 

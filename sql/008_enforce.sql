@@ -26,21 +26,27 @@ BEGIN
                t.item->'b'->>'event_type' AS event_type,
                hookd.new_id('evt') AS id
           FROM jsonb_array_elements(batch) WITH ORDINALITY AS t(item, ord)
-    ), judged AS (
-        SELECT i.*,
-               CASE WHEN a.id IS NULL THEN 'no_application'
-                    WHEN NOT a.enforce_event_types THEN NULL
-                    WHEN et.name IS NULL THEN 'unknown_type'
-                    WHEN et.schema IS NOT NULL
-                         AND hookd.schema_errors(et.schema, i.item->'b'->'payload',
-                                                 'payload') IS NOT NULL
-                    THEN 'schema_mismatch' END AS refused,
-               et.name AS type_name, et.schema
+    ), checked AS (
+        -- the schema is checked once: its first error is also the message
+        SELECT i.*, a.id IS NULL AS no_app,
+               coalesce(a.enforce_event_types, false) AS enforced,
+               et.name AS type_name,
+               CASE WHEN et.schema IS NOT NULL
+                    THEN hookd.schema_errors(et.schema, i.item->'b'->'payload',
+                                             'payload') END AS schema_error
           FROM items i
           LEFT JOIN hookd.applications a ON a.id = i.app_id
           LEFT JOIN hookd.event_types et
                  ON a.enforce_event_types AND et.app_id = i.app_id
                 AND et.name = i.event_type AND et.archived_at IS NULL
+    ), judged AS (
+        SELECT c.*,
+               CASE WHEN c.no_app THEN 'no_application'
+                    WHEN NOT c.enforced THEN NULL
+                    WHEN c.type_name IS NULL THEN 'unknown_type'
+                    WHEN c.schema_error IS NOT NULL THEN 'schema_mismatch'
+                    END AS refused
+          FROM checked c
     ), ins AS (
         INSERT INTO hookd.events AS e
                (app_id, id, event_type, payload, labels, idempotency_key,
@@ -86,8 +92,7 @@ BEGIN
                    'for this application, which accepts registered types only; '
                    'register it under /v1/apps/{app}/event-types', j.event_type)
                WHEN 'schema_mismatch' THEN format('the payload does not match the '
-                   'schema of "%s": %s', j.type_name,
-                   hookd.schema_errors(j.schema, j.item->'b'->'payload', 'payload'))
+                   'schema of "%s": %s', j.type_name, j.schema_error)
                WHEN 'no_application' THEN 'the application of this API key was '
                    'deleted'
                END

@@ -8,13 +8,21 @@ import requests
 EVENT = {"event_type": "resilience.check", "payload": {"n": 1}}
 
 
-def test_postgres_down_is_503_fast_and_back_without_touching_nginx(app, pg):
+def test_postgres_down_is_503_fast_and_back_without_touching_nginx(app, pg,
+                                                                   hookd):
+    admin = hookd("keys", "create", "--scope", "admin")["key"]
+
+    def admin_get():
+        return requests.get(app.nginx.url + "/v1/apps", timeout=10,
+                            headers={"Authorization": f"Bearer {admin}"})
+
     assert app.post(EVENT).status_code == 202
+    assert admin_get().status_code == 200
     pg.stop("fast")
     try:
-        for _ in range(3):
+        for send in [app.post] * 3 + [lambda _: admin_get()] * 2:
             started = time.monotonic()
-            r = app.post(EVENT)
+            r = send(EVENT)
             elapsed = time.monotonic() - started
             assert r.status_code == 503, r.text
             assert r.json()["error"]["code"] == "unavailable"
@@ -32,6 +40,7 @@ def test_postgres_down_is_503_fast_and_back_without_touching_nginx(app, pg):
     assert r.status_code == 202, r.text
     assert pg.query("SELECT count(*) FROM hookd.events WHERE id = %s",
                     r.json()["id"]) == [(1,)]
+    assert admin_get().status_code == 200
 
     # every pooled connection is back (reconnects back off to 1 s at most):
     # no request may land on a connection that died with the old server
