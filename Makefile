@@ -45,7 +45,8 @@ $(BUILD)/ngx_http_hookd_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	cp $(NGX_BUILD)/objs/ngx_http_hookd_module.so $@
 
 # Migrations are compiled into hookd so that `hookd migrate` needs no files.
-$(BUILD)/migrations.c: $(MIGRATIONS) conf/scripts/embed-sql.sh
+# The directory too: a migration removed or renamed changes only its mtime.
+$(BUILD)/migrations.c: $(MIGRATIONS) sql conf/scripts/embed-sql.sh
 	@mkdir -p $(BUILD)
 	sh conf/scripts/embed-sql.sh $(MIGRATIONS) > $@
 
