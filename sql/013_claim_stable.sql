@@ -52,7 +52,10 @@ BEGIN
          LIMIT n * 4
     ), locked AS MATERIALIZED (
         -- taken unless another hookd holds them; the conditions are checked
-        -- again on the row as it is once locked
+        -- again on the row as it is once locked. Written as one CASE so
+        -- that deliveries_due cannot serve this look-up (its predicate is
+        -- not implied): on "the table is tiny" statistics the planner took
+        -- it over the primary key, and filtered the whole backlog per row.
         SELECT l.*
           FROM candidates c
          CROSS JOIN LATERAL (
@@ -60,9 +63,11 @@ BEGIN
                       d.next_attempt_at
                  FROM hookd.deliveries d
                 WHERE d.app_id = c.app_id AND d.id = c.id
-                  AND d.status IN ('pending', 'in_flight')
-                  AND d.next_attempt_at <= now()
-                  AND (d.status = 'pending' OR d.lease_expires_at < now())
+                  AND CASE d.status
+                          WHEN 'pending' THEN d.next_attempt_at <= now()
+                          WHEN 'in_flight' THEN d.next_attempt_at <= now()
+                               AND d.lease_expires_at < now()
+                          ELSE false END
                   FOR NO KEY UPDATE OF d SKIP LOCKED) l
          LIMIT n * 2
     ), numbered AS (
@@ -84,12 +89,17 @@ BEGIN
                                           - coalesce(ep.rate_updated_at,
                                                      now()))
                                         * ep.rate_limit) END AS tokens,
+                      -- the status as a sub-select: then deliveries_due's
+                      -- predicate is not implied, and the endpoint's own
+                      -- index is the only one that can count its in-flight
+                      -- deliveries (deliveries_due would filter the whole
+                      -- backlog)
                       CASE WHEN ep.max_in_flight IS NULL THEN NULL
                            ELSE ep.max_in_flight - (
                                SELECT count(*) FROM hookd.deliveries x
                                 WHERE x.app_id = ep.app_id
                                   AND x.endpoint_id = ep.id
-                                  AND x.status = 'in_flight'
+                                  AND x.status = (SELECT 'in_flight'::text)
                                   AND x.lease_expires_at >= now()) END
                           AS room
                  FROM hookd.endpoints ep
