@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "integration"))
 from harness import ROOT, Hookd, Nginx, PG_BIN, Postgres, rmtree, tmpdir  # noqa
@@ -157,7 +158,6 @@ def delivery(pg, hookd, nginx, base):
     a bare libcurl multi client POSTing the same bodies to the same
     receiver (nginx `return 200`, keep-alive), and pgbench running hookd's
     own claim and complete SQL."""
-    import time
     from harness import Daemon
 
     out = {}
@@ -225,10 +225,9 @@ def delivery(pg, hookd, nginx, base):
 
 
 def together(pg, hookd, nginx, base, delivery_rate):
-    """Ingest and delivery at once. Latency from the event's receive time
-    to the request at the receiver (nginx's access log, $msec), at half the
-    sustainable delivery rate; then both at full load."""
-    import time
+    """Ingest and delivery at once: latency at half the sustainable
+    delivery rate; both at full load; latency again at half the rate they
+    sustained together."""
     from harness import Daemon
 
     out = {}
@@ -245,30 +244,8 @@ def together(pg, hookd, nginx, base, delivery_rate):
     d.start()
     time.sleep(0.5)
 
-    # paced: connections x 1000 / (delay + latency) ~ half the rate
-    conns = max(4, int(delivery_rate / 2 * 0.012))
-    paced = lua(os.path.join(base, "live.lua"), key, delay_ms=10)
-    log = os.path.join(nginx.dir, "recv.log")
-    open(log, "w").close()
-    w = wrk(nginx.url + "/v1/events", paced, connections=conns,
-            duration=DURATION)
-    out["paced_rate"] = w["rps"]
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and pg.query(
-            "SELECT count(*) FROM hookd.deliveries WHERE app_id = %s AND "
-            "status <> 'succeeded'", app_id)[0][0] > 0:
-        time.sleep(0.2)
-    arrived = {}
-    for line in open(log):
-        ms, _, wid = line.strip().partition(" ")
-        arrived.setdefault(wid, float(ms))
-    rows = pg.query("SELECT id, extract(epoch FROM received_at) FROM "
-                    "hookd.events WHERE app_id = %s", app_id)
-    lat = sorted((arrived[i] - float(t)) * 1000 for i, t in rows
-                 if i in arrived)
-    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
-    out["latency"] = {"n": len(lat), "p50": pick(0.5), "p99": pick(0.99),
-                      "p999": pick(0.999)}
+    out["paced_rate"], out["latency"] = paced_latency(
+        pg, nginx, base, key, app_id, delivery_rate / 2)
 
     # full load on both: events ingested and delivered while wrk runs
     script = lua(os.path.join(base, "live-full.lua"), key)
@@ -281,8 +258,47 @@ def together(pg, hookd, nginx, base, delivery_rate):
                      "app_id = %s AND status = 'succeeded'", app_id)[0][0]
     out["ingest_together"] = full["rps"]
     out["delivered_together"] = (after - before) / elapsed
+
+    # the same latency at half the rate that ingest and delivery sustain
+    # together (the rate above, where delivery keeps pace with ingest)
+    out["e2e_paced_rate"], out["e2e_latency"] = paced_latency(
+        pg, nginx, base, key, app_id,
+        min(out["ingest_together"], out["delivered_together"]) / 2)
     d.stop()
     return out
+
+
+def drained(pg, app_id):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and pg.query(
+            "SELECT count(*) FROM hookd.deliveries WHERE app_id = %s AND "
+            "status <> 'succeeded'", app_id)[0][0] > 0:
+        time.sleep(0.2)
+
+
+def paced_latency(pg, nginx, base, key, app_id, rate):
+    """Events at about `rate`/s (connections x 1000 / (delay + latency));
+    for each, its receive time to its request at the receiver (nginx's
+    access log, $msec)."""
+    drained(pg, app_id)
+    conns = max(4, int(rate * 0.012))
+    paced = lua(os.path.join(base, "live.lua"), key, delay_ms=10)
+    log = os.path.join(nginx.dir, "recv.log")
+    open(log, "w").close()
+    w = wrk(nginx.url + "/v1/events", paced, connections=conns,
+            duration=DURATION)
+    drained(pg, app_id)
+    arrived = {}
+    for line in open(log):
+        ms, _, wid = line.strip().partition(" ")
+        arrived.setdefault(wid, float(ms))
+    rows = pg.query("SELECT id, extract(epoch FROM received_at) FROM "
+                    "hookd.events WHERE app_id = %s", app_id)
+    lat = sorted((arrived[i] - float(t)) * 1000 for i, t in rows
+                 if i in arrived)
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    return w["rps"], {"n": len(lat), "p50": pick(0.5), "p99": pick(0.99),
+                      "p999": pick(0.999)}
 
 
 IN_FLIGHT = int(os.environ.get("BENCH_IN_FLIGHT", "10000"))
@@ -299,7 +315,6 @@ def rss_kib(pid):
 def memory(pg, hookd, base):
     """Memory per in-flight delivery with IN_FLIGHT held open by a slow
     receiver, against the bare libcurl client at the same concurrency."""
-    import time
     from harness import Daemon
 
     recv = subprocess.Popen(
@@ -355,7 +370,6 @@ SOAK_SECONDS = int(os.environ.get("BENCH_SOAK_SECONDS", "600"))
 def soak(pg, hookd, nginx, base):
     """Ingest (paced) and delivery together for SOAK_SECONDS; per minute:
     deliveries made, hookd's RSS, dead tuples of the busy tables."""
-    import time
     from harness import Daemon
 
     hookd("apps", "create", "bench-soak")
@@ -439,6 +453,7 @@ def write_report(r):
         | deliveries/s end to end (claim, sign, POST, record) to nginx `return 200` | {dl['hookd']:.0f} | lower of: bare libcurl multi client, same bodies, receiver and concurrency: {dl['curl']:.0f}; pgbench running hookd's claim + complete SQL (100 a claim, 4 clients, synchronous_commit off as in hookd): {dl['pgbench']:.0f}{' (ran out of rows: a floor)' if dl['pgbench_drained'] else ''} | {dl['hookd'] / ceiling:.2f}x | >= 0.6x |
         | hookd CPU per 1 000 deliveries | {dl['hookd_cpu_per_1000']:.3f} s | | | |
         | event received -> request at the receiver, at {tg['paced_rate']:.0f} events/s ({tg['latency']['n']} events) | p50 {tg['latency']['p50']:.1f} ms, p99 {tg['latency']['p99']:.1f} ms, p99.9 {tg['latency']['p999']:.1f} ms | | | p50 <= 5 ms, p99 <= 50 ms |
+        | same, at half the rate ingest and delivery sustain together ({tg['e2e_paced_rate']:.0f} events/s, {tg['e2e_latency']['n']} events) | p50 {tg['e2e_latency']['p50']:.1f} ms, p99 {tg['e2e_latency']['p99']:.1f} ms, p99.9 {tg['e2e_latency']['p999']:.1f} ms | | | |
         | memory per in-flight delivery, {IN_FLIGHT} in flight (RSS growth) | {fmt_kib(mem['hookd_per_kib'])} | bare libcurl client, same concurrency: {fmt_kib(mem['curl_per_kib'])} | {ratio_mem} | <= 1.2x |
         | soak {len(sk)} min, paced ingest + delivery: deliveries/s in the last minute | {sk[-1]['per_second']:.0f} | first minute: {sk[0]['per_second']:.0f} | {sk[-1]['per_second'] / sk[0]['per_second']:.2f}x | >= 0.8x |
         | soak: hookd RSS, first / last / max minute | {sk[0]['rss_kib'] / 1024:.1f} / {sk[-1]['rss_kib'] / 1024:.1f} / {max(m['rss_kib'] for m in sk) / 1024:.1f} MiB | | | flat |
