@@ -31,37 +31,31 @@ def db(pg, base):
                   "('app_plan', 'ep_plan_2', 'https://example.com/2')")
         # statistics taken after a first wave was delivered: a big table
         # whose index of due deliveries is nearly empty
-        c.execute("""
-            INSERT INTO hookd.events (app_id, id, event_type, payload)
-            SELECT 'app_plan', 'evt_done_' || lpad(i::text, 6, '0'),
-                   'invoice.paid', '{}'
-              FROM generate_series(1, %s) i""", (BACKLOG,))
-        c.execute("""
-            INSERT INTO hookd.deliveries (app_id, id, event_id, endpoint_id,
-                                          status)
-            SELECT 'app_plan', 'dlv_done_' || lpad(i::text, 6, '0'),
-                   'evt_done_' || lpad(i::text, 6, '0'), 'ep_plan_1',
-                   'succeeded'
-              FROM generate_series(1, %s) i""", (BACKLOG,))
+        wave(c, "done", "'succeeded'", "'ep_plan_1'")
         c.execute("VACUUM ANALYZE hookd.events")
         c.execute("VACUUM ANALYZE hookd.deliveries")
         c.execute("ALTER TABLE hookd.deliveries SET "
                   "(autovacuum_enabled = off)")
         c.execute("ALTER TABLE hookd.events SET (autovacuum_enabled = off)")
-        c.execute("""
-            INSERT INTO hookd.events (app_id, id, event_type, payload)
-            SELECT 'app_plan', 'evt_plan_' || lpad(i::text, 6, '0'),
-                   'invoice.paid', '{"n": 1}'
-              FROM generate_series(1, %s) i""", (BACKLOG,))
-        c.execute("""
-            INSERT INTO hookd.deliveries (app_id, id, event_id, endpoint_id,
-                                          next_attempt_at)
-            SELECT 'app_plan', 'dlv_plan_' || lpad(i::text, 6, '0'),
-                   'evt_plan_' || lpad(i::text, 6, '0'),
-                   'ep_plan_' || (1 + i %% 2),
-                   now() - make_interval(secs => %s - i)
-              FROM generate_series(1, %s) i""", (BACKLOG, BACKLOG))
+        # then the backlog, due one second apart, on both endpoints
+        wave(c, "plan", "'pending'", "'ep_plan_' || (1 + i %% 2)")
     return conninfo
+
+
+def wave(c, tag, status, endpoint):
+    """BACKLOG events, each with one delivery of the given status."""
+    c.execute(f"""
+        INSERT INTO hookd.events (app_id, id, event_type, payload)
+        SELECT 'app_plan', 'evt_{tag}_' || lpad(i::text, 6, '0'),
+               'invoice.paid', '{{"n": 1}}'
+          FROM generate_series(1, %s) i""", (BACKLOG,))
+    c.execute(f"""
+        INSERT INTO hookd.deliveries (app_id, id, event_id, endpoint_id,
+                                      status, next_attempt_at)
+        SELECT 'app_plan', 'dlv_{tag}_' || lpad(i::text, 6, '0'),
+               'evt_{tag}_' || lpad(i::text, 6, '0'), {endpoint}, {status},
+               now() - make_interval(secs => %s - i)
+          FROM generate_series(1, %s) i""", (BACKLOG, BACKLOG))
 
 
 def claim_with_plan(conninfo, n):
