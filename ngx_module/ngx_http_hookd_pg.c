@@ -26,6 +26,18 @@
 #define NGX_HTTP_HOOKD_MAX_QUEUED    65536
 #define NGX_HTTP_HOOKD_BATCH_BYTES   (8 * 1024 * 1024)
 
+/*
+ * PostgreSQL keeps a statement's plan for the life of the connection, made
+ * from the statistics of the moment; autovacuum's ANALYZE, which replaces
+ * it, comes only after a share of the table changed and at most once a
+ * naptime. Plans made on a young install's near-empty tables read a whole
+ * table per row once the tables grow (ingest fell from 6k to 1k events/s
+ * with deliveries). Planned again, even on those statistics, they are
+ * scaled to the tables' current size, so each connection drops its plans
+ * this often, before its next statement.
+ */
+#define NGX_HTTP_HOOKD_REPLAN_INTERVAL  10000
+
 
 typedef enum {
     NGX_HTTP_HOOKD_PG_DOWN = 0,
@@ -49,7 +61,9 @@ typedef struct {
     /* reconnect while DOWN, otherwise the connect or statement timeout */
     ngx_event_t                     timer;
     ngx_msec_t                      backoff;
+    ngx_msec_t                      planned_at;
     unsigned                        flushing:1;
+    unsigned                        replanning:1;  /* DISCARD PLANS sent */
 } ngx_http_hookd_pg_t;
 
 
@@ -740,6 +754,20 @@ ngx_http_hookd_pg_done(ngx_http_hookd_pg_t *pc)
 
         pc->state = NGX_HTTP_HOOKD_PG_IDLE;
         pc->backoff = NGX_HTTP_HOOKD_BACKOFF_MIN;
+        pc->planned_at = ngx_current_msec;
+        ngx_http_hookd_pool_dispatch(pc->pool);
+        return;
+    }
+
+    if (pc->replanning) {
+        /* an error was logged as it came; the plans are dropped anyway */
+        if (res) {
+            PQclear(res);
+        }
+
+        pc->replanning = 0;
+        pc->planned_at = ngx_current_msec;
+        pc->state = NGX_HTTP_HOOKD_PG_IDLE;
         ngx_http_hookd_pool_dispatch(pc->pool);
         return;
     }
@@ -825,7 +853,7 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
         pc->pg = NULL;
     }
 
-    if (pc->state == NGX_HTTP_HOOKD_PG_BUSY
+    if (pc->state == NGX_HTTP_HOOKD_PG_BUSY && !pc->replanning
         && pc->stmt == NGX_HTTP_HOOKD_STMT_INGEST)
     {
         pool->ingesting--;
@@ -833,6 +861,7 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
 
     pc->state = NGX_HTTP_HOOKD_PG_DOWN;
     pc->flushing = 0;
+    pc->replanning = 0;
     pc->failure = NGX_HTTP_HOOKD_JOB_OK;
 
     pc->timer.cancelable = 1;
@@ -878,7 +907,12 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
 
     q = &pool->queue[stmt];
 
-    if (!ngx_queue_empty(q)) {
+    if (ngx_current_msec - pc->planned_at >= NGX_HTTP_HOOKD_REPLAN_INTERVAL) {
+        /* the jobs stay queued for the next round */
+        pc->replanning = 1;
+        ok = PQsendQuery(pc->pg, "DISCARD PLANS");
+
+    } else if (!ngx_queue_empty(q)) {
         q = ngx_queue_head(q);
         ngx_queue_remove(q);
         pool->nqueued[stmt]--;

@@ -9,6 +9,20 @@
 #define HOOKD_BACKOFF_MIN       0.05
 #define HOOKD_BACKOFF_MAX       2.0
 
+/*
+ * PostgreSQL keeps a statement's plan for the life of the connection, made
+ * from the statistics of the moment it was first run; ANALYZE replaces it,
+ * but autovacuum analyzes a table only after a share of it has changed and
+ * at most once a naptime. On a young install the plans kept are those of
+ * near-empty tables, and under a first burst they read the whole table for
+ * each row (hookd.complete: a scan of deliveries per batch; a claim: every
+ * delivery of the application per row locked). Planned again, even on
+ * those statistics, PostgreSQL scales them by the tables' current size. So
+ * each connection drops its plans this often, before its next statement:
+ * a few milliseconds of planning every ten seconds.
+ */
+#define HOOKD_REPLAN_INTERVAL   10.0
+
 
 typedef struct hookd_stmt_s  hookd_stmt_t;
 
@@ -41,6 +55,8 @@ struct hookd_store_s {
     hookd_stmt_t            *head, *tail;   /* head is running when BUSY */
     PGresult                *res;
     int                      failed;
+    int                      replanning;    /* BUSY with DISCARD PLANS */
+    ev_tstamp                planned_at;
 };
 
 
@@ -190,6 +206,7 @@ hookd_store_results(hookd_store_t *s)
                 hookd_log(HOOKD_LOG_INFO, "connected to PostgreSQL");
                 s->state = HOOKD_STORE_IDLE;
                 s->backoff = HOOKD_BACKOFF_MIN;
+                s->planned_at = ev_now(s->loop);
 
                 if (s->events.ready) {
                     s->events.ready(s->events.data);
@@ -197,6 +214,20 @@ hookd_store_results(hookd_store_t *s)
 
                 hookd_store_next(s);
                 break;
+            }
+
+            if (s->replanning) {
+                s->replanning = 0;
+                s->state = HOOKD_STORE_IDLE;
+                s->planned_at = ev_now(s->loop);
+
+                if (s->res) {
+                    PQclear(s->res);
+                    s->res = NULL;
+                }
+
+                hookd_store_next(s);
+                continue;
             }
 
             st_done = s->head;
@@ -334,6 +365,7 @@ hookd_store_down(hookd_store_t *s, const char *why)
     }
 
     s->state = HOOKD_STORE_DOWN;
+    s->replanning = 0;
 
     ev_timer_set(&s->retry, s->backoff, 0);
     ev_timer_start(s->loop, &s->retry);
@@ -358,6 +390,19 @@ hookd_store_next(hookd_store_t *s)
     hookd_stmt_t  *st = s->head;
 
     if (s->state != HOOKD_STORE_IDLE || st == NULL) {
+        return;
+    }
+
+    if (ev_now(s->loop) - s->planned_at >= HOOKD_REPLAN_INTERVAL) {
+        if (!PQsendQuery(s->pg, "DISCARD PLANS")) {
+            hookd_store_down(s, PQerrorMessage(s->pg));
+            return;
+        }
+
+        s->state = HOOKD_STORE_BUSY;
+        s->replanning = 1;
+        s->failed = 0;
+        hookd_store_flush(s);
         return;
     }
 
