@@ -42,6 +42,16 @@
 #define HOOKD_RESPONSE_KEEP   4096
 #define HOOKD_MAX_SIGNATURES  8
 #define HOOKD_RECORD_BATCH    500
+/*
+ * Outcomes are recorded at most once per interval unless HOOKD_RECORD_SOON
+ * are waiting: each hookd.complete costs about 0.35 ms whatever its size.
+ * Recording whatever came in during the last one ran it 430 times a
+ * second at 3.4k deliveries/s, 8 outcomes each; paced, it runs 96 times
+ * with 38, and the CPU given back shortened the ingest-to-delivery p50 by
+ * 0.5-1 ms on 2 cores. A quiet hookd still records each outcome at once.
+ */
+#define HOOKD_RECORD_INTERVAL 0.01
+#define HOOKD_RECORD_SOON     100
 
 
 /* a claimed delivery waiting for a free transfer slot */
@@ -74,10 +84,12 @@ typedef struct {
     int               woken;          /* a NOTIFY or poll since that claim */
     json_t           *outcomes;     /* waiting to be recorded */
     json_t           *sending;      /* being recorded */
+    ev_tstamp         recorded_at;  /* when the last batch was sent */
     int               draining;
     ev_timer          poll;
     ev_timer          drain;
     ev_timer          stats;
+    ev_timer          record;
     ev_signal         sigterm, sigint, sighup;
 } hookd_daemon_t;
 
@@ -105,6 +117,7 @@ typedef struct {
 static void hookd_claim(hookd_daemon_t *d);
 static void hookd_pump(hookd_daemon_t *d);
 static void hookd_record(hookd_daemon_t *d);
+static void hookd_record_soon(hookd_daemon_t *d);
 static void hookd_maybe_exit(hookd_daemon_t *d);
 
 
@@ -389,7 +402,7 @@ hookd_outcome(hookd_daemon_t *d, hookd_transfer_t *t, long status,
     hookd_metrics_attempt(cls, hookd_clock(CLOCK_REALTIME) - t->started, next < 0);
 
     json_array_append_new(d->outcomes, o);
-    hookd_record(d);
+    hookd_record_soon(d);
 }
 
 
@@ -731,8 +744,38 @@ hookd_recorded(void *data, PGresult *res)
     json_decref(d->sending);
     d->sending = NULL;
 
-    hookd_record(d);
+    hookd_record_soon(d);
     hookd_maybe_exit(d);
+}
+
+
+static void
+hookd_record_soon(hookd_daemon_t *d)
+{
+    ev_tstamp  wait;
+
+    if (json_array_size(d->outcomes) == 0 || ev_is_active(&d->record)) {
+        return;
+    }
+
+    wait = d->recorded_at + HOOKD_RECORD_INTERVAL - ev_now(d->loop);
+
+    if (d->draining || wait <= 0
+        || json_array_size(d->outcomes) >= HOOKD_RECORD_SOON)
+    {
+        hookd_record(d);
+        return;
+    }
+
+    ev_timer_set(&d->record, wait, 0);
+    ev_timer_start(d->loop, &d->record);
+}
+
+
+static void
+hookd_on_record(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    hookd_record(w->data);
 }
 
 
@@ -771,6 +814,8 @@ hookd_record(hookd_daemon_t *d)
                          hookd_recorded, d) == 0)
     {
         d->sending = batch;
+        d->recorded_at = ev_now(d->loop);
+        ev_timer_stop(d->loop, &d->record);
 
     } else {
         json_array_extend(d->outcomes, batch);
@@ -877,6 +922,7 @@ hookd_on_term(struct ev_loop *loop, ev_signal *w, int revents)
 
     hookd_log(HOOKD_LOG_INFO, "draining: %d deliveries in flight",
               d->in_flight);
+    hookd_record(d);
     d->draining = 1;
     ev_timer_stop(loop, &d->poll);
     ev_timer_stop(loop, &d->stats);
@@ -972,6 +1018,9 @@ hookd_run(const hookd_args_t *a)
 
     ev_timer_init(&d.drain, hookd_on_drain_timeout, 0, 0);
     d.drain.data = &d;
+
+    ev_timer_init(&d.record, hookd_on_record, 0, 0);
+    d.record.data = &d;
 
     ev_timer_init(&d.stats, hookd_on_stats, 0.1, 5.0);
     d.stats.data = &d;
