@@ -958,6 +958,7 @@ hookd_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_set(&d->poll, c.poll_interval, c.poll_interval);
     ev_timer_again(loop, &d->poll);
     hookd_housekeeping_reset(d->housekeeping);
+    hookd_http_keep(d->http, c.concurrency);
 
     hookd_log(HOOKD_LOG_INFO, "configuration reloaded");
 }
@@ -1010,6 +1011,9 @@ hookd_run(const hookd_args_t *a)
         hookd_fail("internal", "out of memory");
         return 1;
     }
+
+    /* as many as can be busy at once */
+    hookd_http_keep(d.http, d.conf.concurrency);
 
     ev_timer_init(&d.poll, hookd_on_poll, d.conf.poll_interval,
                   d.conf.poll_interval);

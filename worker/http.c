@@ -164,6 +164,13 @@ hookd_http_new(struct ev_loop *loop, hookd_http_done_pt done, void *data)
 
 
 void
+hookd_http_keep(hookd_http_t *h, long connections)
+{
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, connections);
+}
+
+
+void
 hookd_http_free(hookd_http_t *h)
 {
     ev_timer_stop(h->loop, &h->timer);

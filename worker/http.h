@@ -18,6 +18,13 @@ hookd_http_t *hookd_http_new(struct ev_loop *loop, hookd_http_done_pt done,
     void *data);
 void hookd_http_free(hookd_http_t *h);
 
+/*
+ * How many idle connections to keep for reuse. libcurl's default follows
+ * the number of transfers running, so a burst's connections were closed
+ * as it ebbed and opened again for the next one.
+ */
+void hookd_http_keep(hookd_http_t *h, long connections);
+
 /* starts a configured easy handle; 0 on success */
 int hookd_http_start(hookd_http_t *h, CURL *easy);
 

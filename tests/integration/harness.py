@@ -232,7 +232,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append({
                         "path": self.path, "headers": dict(self.headers),
-                        "body": body, "at": time.time()})
+                        "body": body, "at": time.time(),
+                        "peer": self.client_address})
                     plan = receiver.plans.get(self.path, [200])
                     b = plan.pop(0) if len(plan) > 1 else plan[0]
                 if isinstance(b, int):

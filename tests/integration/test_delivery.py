@@ -563,3 +563,24 @@ def test_nothing_is_sent_unsigned_when_no_secret_can_be_opened(
     assert "no signing secret" in a[0][2]
     time.sleep(0.3)
     assert receiver.at(p) == []
+
+
+def test_connections_are_kept_between_bursts(app, pg, receiver, daemons):
+    """Bursts of deliveries to one receiver reuse the connections of the
+    bursts before: libcurl's default pool follows the transfers running,
+    and closed connections as each burst ebbed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    p = path()
+    ep = endpoint(app, pg, receiver, p)
+    daemons()
+    with ThreadPoolExecutor(12) as pool:
+        for burst in range(1, 6):
+            list(pool.map(lambda i: send(app), range(12)))
+            # recorded: each transfer is over, its connection idle
+            wait_for(lambda: pg.query(
+                "SELECT count(*) FROM hookd.deliveries WHERE endpoint_id = %s "
+                "AND status = 'succeeded'", ep["id"])[0][0] >= 12 * burst)
+    peers = {r["peer"] for r in receiver.at(p)}
+    # at most one burst's worth: 12 at once, and then none new
+    assert len(peers) <= 12, sorted(peers)
