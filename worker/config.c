@@ -39,6 +39,7 @@ static const hookd_param_t  hookd_params[] = {
       HOOKD_OFF(allow_private_networks), 0, 0, 0 },
     { "allow_network", HOOKD_T_CIDR, 0, 0, 0, 0 },
     { "proxy", HOOKD_T_STR, HOOKD_OFF(proxy), 512, 0, 0 },
+    { "ca_file", HOOKD_T_STR, HOOKD_OFF(ca_file), 1024, 0, 0 },
     { "metrics_listen", HOOKD_T_STR, HOOKD_OFF(metrics_listen), 128, 0, 0 },
     { "log_level", HOOKD_T_LEVEL, HOOKD_OFF(log_level), 0, 0, 0 },
     { "housekeeping_interval", HOOKD_T_SECONDS,
@@ -348,6 +349,13 @@ hookd_config_load(const hookd_args_t *a, hookd_config_t *out)
     }
 
     if (hookd_config_check_notify(&c) != 0) {
+        return -1;
+    }
+
+    /* now rather than as every HTTPS delivery fails */
+    if (c.ca_file[0] && access(c.ca_file, R_OK) != 0) {
+        hookd_fail("bad_config", "ca_file: cannot read %s: %s", c.ca_file,
+                   strerror(errno));
         return -1;
     }
 

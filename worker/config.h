@@ -27,6 +27,7 @@ typedef struct {
     hookd_cidr_t       allow[HOOKD_MAX_ALLOW];
     int                nallow;
     char               proxy[512];          /* empty: none, whatever the env */
+    char               ca_file[1024];       /* empty: the system's CAs */
     char               metrics_listen[128]; /* empty: no metrics endpoint */
     hookd_log_level_e  log_level;
 

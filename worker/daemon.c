@@ -545,6 +545,9 @@ hookd_deliver(hookd_daemon_t *d, hookd_job_t *job)
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     /* proxies only as configured, never from the environment */
     curl_easy_setopt(e, CURLOPT_PROXY, d->conf.proxy);
+    if (d->conf.ca_file[0]) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, d->conf.ca_file);
+    }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, hookd_on_body);

@@ -15,6 +15,7 @@
 struct hookd_http_s {
     struct ev_loop      *loop;
     CURLM               *multi;
+    CURLSH              *share;
     ev_timer             timer;
     int                  running;
     hookd_http_done_pt   done;
@@ -147,6 +148,24 @@ hookd_http_new(struct ev_loop *loop, hookd_http_done_pt done, void *data)
         return NULL;
     }
 
+    /*
+     * Each transfer has an easy handle of its own, and libcurl keeps TLS
+     * sessions per easy handle unless they are shared: without this, every
+     * new connection made a full handshake. One thread: no locks.
+     */
+    h->share = curl_share_init();
+    if (h->share == NULL
+        || curl_share_setopt(h->share, CURLSHOPT_SHARE,
+                             CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK)
+    {
+        if (h->share) {
+            curl_share_cleanup(h->share);
+        }
+        curl_multi_cleanup(h->multi);
+        free(h);
+        return NULL;
+    }
+
     h->loop = loop;
     h->done = done;
     h->data = data;
@@ -175,6 +194,7 @@ hookd_http_free(hookd_http_t *h)
 {
     ev_timer_stop(h->loop, &h->timer);
     curl_multi_cleanup(h->multi);
+    curl_share_cleanup(h->share);
     free(h);
 }
 
@@ -183,6 +203,8 @@ int
 hookd_http_start(hookd_http_t *h, CURL *easy)
 {
     CURLMcode  rc;
+
+    curl_easy_setopt(easy, CURLOPT_SHARE, h->share);
 
     rc = curl_multi_add_handle(h->multi, easy);
     if (rc != CURLM_OK) {

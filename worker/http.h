@@ -1,6 +1,8 @@
 /*
  * Outgoing HTTP: one libcurl multi handle driven by the libev loop
  * (multi_socket: an ev_io per socket, one ev_timer for curl's timeouts).
+ * Its transfers share kept connections and TLS sessions, so that a new
+ * connection to a host resumes the session of an earlier one.
  */
 
 #ifndef HOOKD_HTTP_H

@@ -209,9 +209,11 @@ class Receiver:
     """A real HTTP server on 127.0.0.1 that records each request and
     answers what the test asks, per path: a list of behaviours consumed in
     order (the last one repeats). A behaviour is a status code, or a dict
-    {"status", "headers", "body", "sleep"}."""
+    {"status", "headers", "body", "sleep"}. With tls_dir, it speaks HTTPS
+    with a self-signed certificate for 127.0.0.1 (self.cert), and records
+    whether each request's TLS session was resumed."""
 
-    def __init__(self):
+    def __init__(self, tls_dir=None):
         import http.server
         import threading
 
@@ -233,7 +235,9 @@ class Receiver:
                     receiver.requests.append({
                         "path": self.path, "headers": dict(self.headers),
                         "body": body, "at": time.time(),
-                        "peer": self.client_address})
+                        "peer": self.client_address,
+                        "resumed": getattr(self.connection,
+                                           "session_reused", None)})
                     plan = receiver.plans.get(self.path, [200])
                     b = plan.pop(0) if len(plan) > 1 else plan[0]
                 if isinstance(b, int):
@@ -255,6 +259,21 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if tls_dir:
+            import ssl
+            self.cert = os.path.join(tls_dir, "receiver.pem")
+            key = os.path.join(tls_dir, "receiver.key")
+            subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                 "-subj", "/CN=127.0.0.1", "-addext",
+                 "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                 "-out", self.cert], check=True, capture_output=True)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(self.cert, key)
+            self.server.socket = ctx.wrap_socket(self.server.socket,
+                                                 server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever,
                          daemon=True).start()
 

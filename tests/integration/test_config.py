@@ -74,7 +74,7 @@ def test_the_admin_api_needs_a_good_master_key(base, pg):
     assert p.returncode != 0 and "64 hex digits" in p.stderr, p.stderr
 
 
-def test_hookd_refuses_incomplete_notification_settings(base, hookd):
+def test_hookd_refuses_bad_settings_with_the_reason(base, hookd):
     from harness import HOOKD
     cases = [
         ("notify_url = http://127.0.0.1:9/n\n", "notify_secret"),
@@ -83,6 +83,7 @@ def test_hookd_refuses_incomplete_notification_settings(base, hookd):
         ("notify_smtp_url = smtp://127.0.0.1:25\n", "notify_smtp_from"),
         ("notify_smtp_to = not-an-address\n", "notify_smtp_to"),
         ("retention = forever\n", "retention"),
+        ("ca_file = /nonexistent/ca.pem\n", "ca_file"),
     ]
     for i, (text, needle) in enumerate(cases):
         conf = os.path.join(base, f"notify{i}.conf")

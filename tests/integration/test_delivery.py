@@ -584,3 +584,44 @@ def test_connections_are_kept_between_bursts(app, pg, receiver, daemons):
     peers = {r["peer"] for r in receiver.at(p)}
     # at most one burst's worth: 12 at once, and then none new
     assert len(peers) <= 12, sorted(peers)
+
+
+def test_https_delivery_resumes_tls_sessions(app, pg, daemons, base):
+    """HTTPS to a receiver whose certificate hookd trusts through ca_file;
+    a connection opened after the first resumes its TLS session instead
+    of a full handshake (libcurl keeps sessions per transfer unless they
+    are shared)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness import Receiver
+
+    tls = Receiver(tls_dir=base)
+    try:
+        p = path()
+        ep = endpoint(app, pg, tls, p)
+        daemons(ca_file=tls.cert)
+
+        def succeeded():
+            return pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                            "endpoint_id = %s AND status = 'succeeded'",
+                            ep["id"])[0][0]
+
+        send(app)
+        wait_for(lambda: succeeded() == 1)
+        # then a burst: the first connection is busy, more are opened
+        with ThreadPoolExecutor(12) as pool:
+            list(pool.map(lambda i: send(app), range(12)))
+        wait_for(lambda: succeeded() == 13)
+
+        got = tls.at(p)
+        assert len(got) == 13
+        assert all(r["headers"].get("webhook-signature") for r in got)
+        first = {}
+        for r in got:
+            first.setdefault(r["peer"], r["resumed"])
+        opened_later = [resumed for peer, resumed in first.items()
+                        if peer != got[0]["peer"]]
+        assert opened_later and all(opened_later), first
+        assert first[got[0]["peer"]] is False
+    finally:
+        tls.close()
