@@ -49,9 +49,12 @@
  * second at 3.4k deliveries/s, 8 outcomes each; paced, it runs 96 times
  * with 38, and the CPU given back shortened the ingest-to-delivery p50 by
  * 0.5-1 ms on 2 cores. A quiet hookd still records each outcome at once.
+ * Under full load 32 waiting go at once: the rows not yet recorded stay
+ * at the head of deliveries_due, where every claim walks past them (with
+ * 100, delivery alone fell by about 6%).
  */
 #define HOOKD_RECORD_INTERVAL 0.01
-#define HOOKD_RECORD_SOON     100
+#define HOOKD_RECORD_SOON     32
 
 
 /* a claimed delivery waiting for a free transfer slot */

@@ -58,6 +58,31 @@ def wrk(url, script, connections=CONNECTIONS, duration=DURATION):
             "errors": int(non2xx.group(1)) if non2xx else 0, "raw": out}
 
 
+def cpu_seconds(pid):
+    """CPU time of a server: the process, its live children and those it
+    has reaped (PostgreSQL's backends and autovacuum, nginx's workers)."""
+    def stat(p):
+        with open(f"/proc/{p}/stat") as f:
+            # after the command's ")": state, ppid, ... utime is the 12th
+            return f.read().rsplit(")", 1)[1].split()
+    total = sum(int(x) for x in stat(pid)[11:15])
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            st = stat(p)
+        except OSError:
+            continue
+        if int(st[1]) == pid:
+            total += int(st[11]) + int(st[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postmaster(pg):
+    with open(os.path.join(pg.data, "postmaster.pid")) as f:
+        return int(f.readline())
+
+
 def lua(path, key, delay_ms=None):
     body = BODY.replace("\\", "\\\\").replace('"', '\\"')
     with open(path, "w") as f:
@@ -99,9 +124,14 @@ def main():
         script = lua(os.path.join(base, "post.lua"), key)
         wrk(nginx.url + "/v1/events", script, duration=2)      # warm up
         before = pg.query("SELECT count(*) FROM hookd.events")[0][0]
+        cpu = cpu_seconds(nginx.proc.pid), cpu_seconds(postmaster(pg))
         results["ingest"] = wrk(nginx.url + "/v1/events", script)
+        cpu = (cpu_seconds(nginx.proc.pid) - cpu[0],
+               cpu_seconds(postmaster(pg)) - cpu[1])
         after = pg.query("SELECT count(*) FROM hookd.events")[0][0]
         results["ingest"]["stored"] = after - before
+        results["ingest"]["nginx_cpu_per_1000"] = cpu[0] / (after - before) * 1000
+        results["ingest"]["pg_cpu_per_1000"] = cpu[1] / (after - before) * 1000
         results["return202"] = wrk(nginx.url + "/noop", script)
 
         # fixed rate: connections x 1000 / (delay + latency) ~ 5k/s
@@ -175,11 +205,14 @@ def delivery(pg, hookd, nginx, base):
                concurrency=DELIVERY_CONCURRENCY, claim_batch=100,
                log_level="warn", lease="60s")
     started = time.monotonic()
+    pg_cpu = cpu_seconds(postmaster(pg))
     d.start()
     while pg.query("SELECT count(*) FROM hookd.deliveries WHERE app_id = %s "
                    "AND status = 'succeeded'", app_id)[0][0] < DELIVERIES:
         time.sleep(0.1)
     out["hookd"] = DELIVERIES / (time.monotonic() - started)
+    out["pg_cpu_per_1000"] = (cpu_seconds(postmaster(pg)) - pg_cpu) \
+        / DELIVERIES * 1000
     cpu = open(f"/proc/{d.proc.pid}/stat").read().split()
     out["hookd_cpu_per_1000"] = (int(cpu[13]) + int(cpu[14])) \
         / os.sysconf("SC_CLK_TCK") / DELIVERIES * 1000
@@ -430,6 +463,7 @@ def write_report(r):
         | same | {ing['rps']:.0f} | nginx `return 202`, same wrk load: {ret['rps']:.0f} | {vs_return:.1%} | >= 35% |
         | latency at {paced['rps']:.0f} events/s (60 connections, paced) | p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms | | | p99 <= 10 ms at 5k/s |
         | latency at full load | p50 {ing['p50']:.2f} ms, p99 {ing['p99']:.2f} ms | `return 202`: p99 {ret['p99']:.2f} ms | | |
+        | CPU per 1 000 events ingested (the full-load run; wrk not counted) | nginx {ing.get('nginx_cpu_per_1000', float('nan')):.3f} s, PostgreSQL {ing.get('pg_cpu_per_1000', float('nan')):.3f} s | | | |
 
         Rows stored during the ingest run: {ing['stored']} (wrk counted
         {ing['rps'] * DURATION:.0f} responses at {ing['rps']:.0f}/s; non-2xx: {ing['errors']}).
@@ -451,7 +485,7 @@ def write_report(r):
         | figure | value | ceiling (same run) | ratio | target |
         | --- | --- | --- | --- | --- |
         | deliveries/s end to end (claim, sign, POST, record) to nginx `return 200` | {dl['hookd']:.0f} | lower of: bare libcurl multi client, same bodies, receiver and concurrency: {dl['curl']:.0f}; pgbench running hookd's claim + complete SQL (100 a claim, 4 clients, synchronous_commit off as in hookd): {dl['pgbench']:.0f}{' (ran out of rows: a floor)' if dl['pgbench_drained'] else ''} | {dl['hookd'] / ceiling:.2f}x | >= 0.6x |
-        | hookd CPU per 1 000 deliveries | {dl['hookd_cpu_per_1000']:.3f} s | | | |
+        | CPU per 1 000 deliveries | hookd {dl['hookd_cpu_per_1000']:.3f} s, PostgreSQL {dl.get('pg_cpu_per_1000', float('nan')):.3f} s | | | |
         | event received -> request at the receiver, at {tg['paced_rate']:.0f} events/s ({tg['latency']['n']} events) | p50 {tg['latency']['p50']:.1f} ms, p99 {tg['latency']['p99']:.1f} ms, p99.9 {tg['latency']['p999']:.1f} ms | | | p50 <= 5 ms, p99 <= 50 ms |
         | same, at half the rate ingest and delivery sustain together ({tg['e2e_paced_rate']:.0f} events/s, {tg['e2e_latency']['n']} events) | p50 {tg['e2e_latency']['p50']:.1f} ms, p99 {tg['e2e_latency']['p99']:.1f} ms, p99.9 {tg['e2e_latency']['p999']:.1f} ms | | | |
         | memory per in-flight delivery, {IN_FLIGHT} in flight (RSS growth) | {fmt_kib(mem['hookd_per_kib'])} | bare libcurl client, same concurrency: {fmt_kib(mem['curl_per_kib'])} | {ratio_mem} | <= 1.2x |
