@@ -27,14 +27,9 @@
 #define NGX_HTTP_HOOKD_BATCH_BYTES   (8 * 1024 * 1024)
 
 /*
- * PostgreSQL keeps a statement's plan for the life of the connection, made
- * from the statistics of the moment; autovacuum's ANALYZE, which replaces
- * it, comes only after a share of the table changed and at most once a
- * naptime. Plans made on a young install's near-empty tables read a whole
- * table per row once the tables grow (ingest fell from 6k to 1k events/s
- * with deliveries). Planned again, even on those statistics, they are
- * scaled to the tables' current size, so each connection drops its plans
- * this often, before its next statement.
+ * As hookd's connections do (worker/store.c, docs/architecture.md): plans
+ * made on near-empty tables read a whole table per row once they grow, so
+ * each connection drops its plans this often, before its next statement.
  */
 #define NGX_HTTP_HOOKD_REPLAN_INTERVAL  10000
 

@@ -10,16 +10,10 @@
 #define HOOKD_BACKOFF_MAX       2.0
 
 /*
- * PostgreSQL keeps a statement's plan for the life of the connection, made
- * from the statistics of the moment it was first run; ANALYZE replaces it,
- * but autovacuum analyzes a table only after a share of it has changed and
- * at most once a naptime. On a young install the plans kept are those of
- * near-empty tables, and under a first burst they read the whole table for
- * each row (hookd.complete: a scan of deliveries per batch; a claim: every
- * delivery of the application per row locked). Planned again, even on
- * those statistics, PostgreSQL scales them by the tables' current size. So
- * each connection drops its plans this often, before its next statement:
- * a few milliseconds of planning every ten seconds.
+ * Plans made on a young install's near-empty tables read a whole table per
+ * row once the tables grow, until autovacuum's next ANALYZE; planned again,
+ * they are scaled to the tables' current size (docs/architecture.md). So
+ * each connection drops its plans this often, before its next statement.
  */
 #define HOOKD_REPLAN_INTERVAL   10.0
 
