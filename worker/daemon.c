@@ -760,7 +760,7 @@ hookd_record_soon(hookd_daemon_t *d)
 {
     ev_tstamp  wait;
 
-    if (json_array_size(d->outcomes) == 0 || ev_is_active(&d->record)) {
+    if (json_array_size(d->outcomes) == 0) {
         return;
     }
 
@@ -770,11 +770,11 @@ hookd_record_soon(hookd_daemon_t *d)
         || json_array_size(d->outcomes) >= HOOKD_RECORD_SOON)
     {
         hookd_record(d);
-        return;
-    }
 
-    ev_timer_set(&d->record, wait, 0);
-    ev_timer_start(d->loop, &d->record);
+    } else if (!ev_is_active(&d->record)) {
+        ev_timer_set(&d->record, wait, 0);
+        ev_timer_start(d->loop, &d->record);
+    }
 }
 
 
