@@ -141,6 +141,20 @@ def test_claim_plan_with_rationed_endpoint(db):
     check(plan, 40)
 
 
+def test_timestamps_are_formatted_inline(db):
+    """hookd.rfc3339, which formats the timestamp of every body a claim
+    builds, is inlined: as a call of a SQL function it was set up again
+    in every claim (sql/016_rfc3339_inline.sql)."""
+    with psycopg.connect(db, autocommit=True) as c:
+        plan = "\n".join(r[0] for r in c.execute(
+            "EXPLAIN (VERBOSE, COSTS OFF) SELECT hookd.rfc3339(received_at) "
+            "FROM hookd.events LIMIT 1"))
+        assert "to_char" in plan and "rfc3339" not in plan, plan
+        assert c.execute(
+            "SELECT hookd.rfc3339('2026-01-02 03:04:05.012345+01')"
+        ).fetchone()[0] == "2026-01-02T02:04:05.012345Z"
+
+
 @pytest.mark.parametrize("analyzed", [False, True],
                          ids=["never-analyzed", "analyzed-empty"])
 def test_claim_and_complete_plans_on_young_tables(pg, base, analyzed):
