@@ -44,7 +44,8 @@
 #define HOOKD_RECORD_BATCH    500
 /*
  * Outcomes are recorded at most once per interval unless HOOKD_RECORD_SOON
- * are waiting: each hookd.complete costs about 0.35 ms whatever its size.
+ * are waiting: each hookd.complete costs about 0.45 ms before its first
+ * outcome, and 40 us for each.
  * Recording whatever came in during the last one ran it 430 times a
  * second at 3.4k deliveries/s, 8 outcomes each; paced, it runs 96 times
  * with 38, and the CPU given back shortened the ingest-to-delivery p50 by

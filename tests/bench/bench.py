@@ -235,9 +235,7 @@ def delivery(pg, hookd, nginx, base):
     out["hookd"] = DELIVERIES / (time.monotonic() - started)
     out["pg_cpu_per_1000"] = (cpu_seconds(postmaster(pg)) - pg_cpu) \
         / DELIVERIES * 1000
-    cpu = open(f"/proc/{d.proc.pid}/stat").read().split()
-    out["hookd_cpu_per_1000"] = (int(cpu[13]) + int(cpu[14])) \
-        / os.sysconf("SC_CLK_TCK") / DELIVERIES * 1000
+    out["hookd_cpu_per_1000"] = cpu_seconds(d.proc.pid) / DELIVERIES * 1000
     d.stop()
 
     bodyfile = os.path.join(base, "delivery.json")

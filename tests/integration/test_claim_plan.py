@@ -15,6 +15,7 @@ import pytest
 from harness import Hookd
 
 BACKLOG = 20000
+CLAIM = "SELECT * FROM hookd.claim('plan', %s, 60)"
 
 
 def database(pg, base, name):
@@ -87,8 +88,7 @@ def with_plan(c, sql, args, node):
 
 def claim_with_plan(conninfo, n):
     with psycopg.connect(conninfo, autocommit=True) as c:
-        return with_plan(c, "SELECT * FROM hookd.claim('plan', %s, 60)",
-                         (n,), "Update on deliveries")
+        return with_plan(c, CLAIM, (n,), "Update on deliveries")
 
 
 def check(plan, n, due_walks=1):
@@ -185,14 +185,13 @@ def test_claim_and_complete_plans_on_young_tables(pg, base, analyzed):
             load.execute("ANALYZE hookd.deliveries")
         # past the custom plans of the first calls, to the cached ones
         for _ in range(8):
-            c.execute("SELECT * FROM hookd.claim('plan', %s, 60)", (n,))
+            c.execute(CLAIM, (n,))
             c.execute("SELECT hookd.complete('[]')")
         wave(load, "plan", "'pending'", "'ep_plan_' || (1 + i %% 2)")
         if analyzed:
             c.execute("DISCARD PLANS")
 
-        rows, plan = with_plan(c, "SELECT * FROM hookd.claim('plan', %s, 60)",
-                               (n,), "Update on deliveries")
+        rows, plan = with_plan(c, CLAIM, (n,), "Update on deliveries")
         assert [r[1] for r in rows] == [f"dlv_plan_{i:06d}"
                                         for i in range(1, n + 1)]
         check(plan, n)

@@ -58,6 +58,20 @@ def send(app, event_type="invoice.paid", payload=None):
     return r.json()
 
 
+def burst(app, k):
+    """k events posted at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(k) as pool:
+        list(pool.map(lambda i: send(app), range(k)))
+
+
+def succeeded(pg, endpoint_id):
+    return pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                    "endpoint_id = %s AND status = 'succeeded'",
+                    endpoint_id)[0][0]
+
+
 def verify(secret, headers, body):
     key = base64.b64decode(secret[len("whsec_"):])
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
@@ -569,18 +583,13 @@ def test_connections_are_kept_between_bursts(app, pg, receiver, daemons):
     """Bursts of deliveries to one receiver reuse the connections of the
     bursts before: libcurl's default pool follows the transfers running,
     and closed connections as each burst ebbed."""
-    from concurrent.futures import ThreadPoolExecutor
-
     p = path()
     ep = endpoint(app, pg, receiver, p)
     daemons()
-    with ThreadPoolExecutor(12) as pool:
-        for burst in range(1, 6):
-            list(pool.map(lambda i: send(app), range(12)))
-            # recorded: each transfer is over, its connection idle
-            wait_for(lambda: pg.query(
-                "SELECT count(*) FROM hookd.deliveries WHERE endpoint_id = %s "
-                "AND status = 'succeeded'", ep["id"])[0][0] >= 12 * burst)
+    for n in range(1, 6):
+        burst(app, 12)
+        # recorded: each transfer is over, its connection idle
+        wait_for(lambda: succeeded(pg, ep["id"]) >= 12 * n)
     peers = {r["peer"] for r in receiver.at(p)}
     # at most one burst's worth: 12 at once, and then none new
     assert len(peers) <= 12, sorted(peers)
@@ -594,8 +603,6 @@ def test_https_delivery_resumes_tls_sessions(app, pg, daemons, base):
     deliveries finds k - 1 idle connections and opens one more: opened at
     the same moment, connections present the same ticket (libcurl keeps
     one session per host), and this receiver resumes only one of them."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from harness import Receiver
 
     tls = Receiver(tls_dir=base)
@@ -604,18 +611,11 @@ def test_https_delivery_resumes_tls_sessions(app, pg, daemons, base):
         tls.plan(p, {"status": 200, "sleep": 0.3})
         ep = endpoint(app, pg, tls, p)
         daemons(ca_file=tls.cert)
-
-        def succeeded():
-            return pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
-                            "endpoint_id = %s AND status = 'succeeded'",
-                            ep["id"])[0][0]
-
         sent = 0
         for k in (1, 2, 3, 4):
-            with ThreadPoolExecutor(k) as pool:
-                list(pool.map(lambda i: send(app), range(k)))
+            burst(app, k)
             sent += k
-            wait_for(lambda: succeeded() == sent)
+            wait_for(lambda: succeeded(pg, ep["id"]) == sent)
 
         got = tls.at(p)
         assert len(got) == sent
