@@ -18,7 +18,11 @@ MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) config
 WORKER_SRCS := $(wildcard worker/*.c) ngx_module/hookd_key.c ngx_module/hookd_validate.c \
                ngx_module/hookd_seal.c
 WORKER_HDRS := $(wildcard worker/*.h) ngx_module/hookd_seal.h
-MIGRATIONS  := $(sort $(wildcard sql/*.sql))
+MIGRATIONS  := $(sort $(wildcard sql/migrations/*.sql))
+# ids.sql holds the id generator that column defaults call: it is applied
+# before the migrations, every other function file after them
+EARLY_FUNCS := sql/functions/ids.sql
+FUNCTIONS   := $(filter-out $(EARLY_FUNCS),$(sort $(wildcard sql/functions/*.sql)))
 UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps build run test unit integration fuzz bench clean
@@ -44,11 +48,12 @@ $(BUILD)/ngx_http_hookd_module.so: $(NGX_BUILD)/objs/Makefile $(MODULE_SRCS)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
 	cp $(NGX_BUILD)/objs/ngx_http_hookd_module.so $@
 
-# Migrations are compiled into hookd so that `hookd migrate` needs no files.
-# The directory too: a migration removed or renamed changes only its mtime.
-$(BUILD)/migrations.c: $(MIGRATIONS) sql conf/scripts/embed-sql.sh
+# sql/ is compiled into hookd so that `hookd migrate` needs no files. The
+# directories too: a file removed or renamed changes only their mtime.
+$(BUILD)/migrations.c: $(MIGRATIONS) $(EARLY_FUNCS) $(FUNCTIONS) sql/migrations \
+                       sql/functions conf/scripts/embed-sql.sh
 	@mkdir -p $(BUILD)
-	sh conf/scripts/embed-sql.sh $(MIGRATIONS) > $@
+	sh conf/scripts/embed-sql.sh $(MIGRATIONS) -- $(EARLY_FUNCS) -- $(FUNCTIONS) > $@
 
 $(BUILD)/hookd: $(WORKER_SRCS) $(WORKER_HDRS) $(BUILD)/migrations.c
 	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PG_INC) -Iworker -Ingx_module -o $@ \

@@ -458,9 +458,10 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
         return;
     }
 
-    /* {"a":"<app>","i":"<key>"|null,"h":"<sha256>","b":<body>} */
+    /* an item of hookd.ingest's batch (sql/functions/ingest.sql) */
 
-    len = sizeof("{\"a\":\"\",\"i\":,\"h\":\"\",\"b\":}") - 1
+    len = sizeof("{\"app_id\":\"\",\"idempotency_key\":,"
+                 "\"request_hash\":\"\",\"body\":}") - 1
           + ctx->app_id.len + 2 * HOOKD_KEY_HASH_LEN + body.len
           + (ctx->idempotency_key.len
              ? 2 + ngx_http_hookd_json_escape(NULL, ctx->idempotency_key.data,
@@ -475,7 +476,8 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
 
     ctx->job.param.data = p;
 
-    p = ngx_sprintf(p, "{\"a\":\"%V\",\"i\":", &ctx->app_id);
+    p = ngx_sprintf(p, "{\"app_id\":\"%V\",\"idempotency_key\":",
+                    &ctx->app_id);
 
     if (ctx->idempotency_key.len) {
         *p++ = '"';
@@ -489,10 +491,11 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
 
     hookd_key_hash((char *) body.data, body.len, hash);
 
-    p = ngx_cpymem(p, ",\"h\":\"", 6);
+    p = ngx_cpymem(p, ",\"request_hash\":\"",
+                   sizeof(",\"request_hash\":\"") - 1);
     hookd_key_hash_hex(hash, (char *) p);
     p += 2 * HOOKD_KEY_HASH_LEN;
-    p = ngx_cpymem(p, "\",\"b\":", 6);
+    p = ngx_cpymem(p, "\",\"body\":", sizeof("\",\"body\":") - 1);
     p = ngx_cpymem(p, body.data, body.len);
     *p++ = '}';
 

@@ -384,19 +384,23 @@ hookd_outcome(hookd_daemon_t *d, hookd_transfer_t *t, long status,
                             (status == 429 || status == 503)
                             ? t->retry_after : 0, hookd_jitter());
 
+    /* an outcome of hookd.complete (sql/functions/complete.sql) */
     o = json_pack("{s:s, s:s, s:i, s:s, s:f, s:i, s:o, s:o, s:s, s:o, s:o, "
                   "s:b}",
-                  "a", t->app_id, "d", t->id, "n", t->attempt,
-                  "w", d->conf.worker_id, "t", t->started,
-                  "ms", (int) ((hookd_clock(CLOCK_REALTIME) - t->started) * 1000),
-                  "s", status ? json_integer(status) : json_null(),
-                  "e", error ? hookd_text(error, strlen(error)) : json_null(),
-                  "c", hookd_class_name(cls),
-                  "r", t->response_len
+                  "app_id", t->app_id, "delivery_id", t->id,
+                  "attempt_number", t->attempt,
+                  "worker", d->conf.worker_id, "started_at", t->started,
+                  "duration_ms",
+                  (int) ((hookd_clock(CLOCK_REALTIME) - t->started) * 1000),
+                  "status_code", status ? json_integer(status) : json_null(),
+                  "error", error ? hookd_text(error, strlen(error))
+                                 : json_null(),
+                  "error_class", hookd_class_name(cls),
+                  "response_body", t->response_len
                        ? hookd_text(t->response, t->response_len)
                        : json_null(),
-                  "next", next >= 0 ? json_real(next) : json_null(),
-                  "disable", status == 410);
+                  "retry_in", next >= 0 ? json_real(next) : json_null(),
+                  "endpoint_gone", status == 410);
 
     hookd_log(cls == HOOKD_SUCCEEDED ? HOOKD_LOG_DEBUG : HOOKD_LOG_INFO,
               "attempt delivery=%s attempt=%d status=%ld class=%s next=%.1f%s%s",

@@ -194,8 +194,8 @@ DELIVERY_CONCURRENCY = 64
 
 def preload(pg, app_id, n):
     """n events with one delivery each, straight through hookd.ingest."""
-    item = {"a": app_id, "i": None, "h": "00" * 32,
-            "b": json.loads(BODY)}
+    item = {"app_id": app_id, "idempotency_key": None,
+            "request_hash": "00" * 32, "body": json.loads(BODY)}
     batch = json.dumps([item] * 1000)
     with pg.connect() as c:
         for _ in range(n // 1000):
@@ -254,9 +254,10 @@ def delivery(pg, hookd, nginx, base):
         # the same session setting as hookd's (worker/store.c)
         f.write("SET synchronous_commit = off;\n")
         f.write("SELECT hookd.complete(coalesce(jsonb_agg(jsonb_build_object("
-                "'a', o_app_id, 'd', o_id, 'n', o_attempt, 'w', 'pgbench', "
-                "'t', extract(epoch FROM now()), 'ms', 1, 's', 200, "
-                "'c', 'SUCCEEDED')), '[]')) "
+                "'app_id', o_app_id, 'delivery_id', o_id, "
+                "'attempt_number', o_attempt_number, 'worker', 'pgbench', "
+                "'started_at', extract(epoch FROM now()), 'duration_ms', 1, "
+                "'status_code', 200, 'error_class', 'SUCCEEDED')), '[]')) "
                 "FROM hookd.claim('pgbench', 100, 60);\n")
     os.chmod(script, 0o644)
     before = pg.query("SELECT count(*) FROM hookd.deliveries "

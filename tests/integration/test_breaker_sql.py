@@ -8,13 +8,14 @@ import time
 
 
 def outcome(app_id, row, worker, cls, status=None):
-    return {"a": app_id, "d": row[0], "n": row[1], "w": worker,
-            "t": time.time(), "ms": 1, "s": status, "c": cls,
-            "next": 0 if cls != "SUCCEEDED" else None}
+    return {"app_id": app_id, "delivery_id": row[0], "attempt_number": row[1],
+            "worker": worker, "started_at": time.time(), "duration_ms": 1,
+            "status_code": status, "error_class": cls,
+            "retry_in": 0 if cls != "SUCCEEDED" else None}
 
 
 def claim(pg, app_id, n=10, worker="w"):
-    return pg.query("SELECT o_id, o_attempt FROM hookd.claim(%s, %s, 30) "
+    return pg.query("SELECT o_id, o_attempt_number FROM hookd.claim(%s, %s, 30) "
                     "WHERE o_app_id = %s", worker, n, app_id)
 
 
@@ -81,7 +82,7 @@ def test_4xx_does_not_count_and_a_4xx_probe_closes(app, pg):
     rows = claim(pg, app.id, n=1)
     pg.query("SELECT hookd.complete(%s)", json.dumps(
         [dict(outcome(app.id, rows[0], "w", "NON_RETRYABLE", 400),
-              next=None)]))
+              retry_in=None)]))
     assert state(pg, ep["id"])[0] == "closed"
 
     rows = claim(pg, app.id, n=1)
@@ -92,5 +93,5 @@ def test_4xx_does_not_count_and_a_4xx_probe_closes(app, pg):
     probe = claim(pg, app.id)
     pg.query("SELECT hookd.complete(%s)", json.dumps(
         [dict(outcome(app.id, probe[0], "w", "NON_RETRYABLE", 404),
-              next=None)]))
+              retry_in=None)]))
     assert state(pg, ep["id"])[0] == "closed"

@@ -196,8 +196,10 @@ def test_claim_and_complete_plans_on_young_tables(pg, base, analyzed):
                                         for i in range(1, n + 1)]
         check(plan, n)
 
-        outcomes = [{"a": r[0], "d": r[1], "n": r[2], "w": "plan",
-                     "t": 1700000000, "ms": 3, "s": 200, "c": "SUCCEEDED"}
+        outcomes = [{"app_id": r[0], "delivery_id": r[1],
+                     "attempt_number": r[2], "worker": "plan",
+                     "started_at": 1700000000, "duration_ms": 3,
+                     "status_code": 200, "error_class": "SUCCEEDED"}
                     for r in rows]
         rows, plan = with_plan(c, "SELECT hookd.complete(%s)",
                                (json.dumps(outcomes),), "Insert on attempts")

@@ -10,8 +10,9 @@ from harness import ROOT
 
 def test_migrate_is_idempotent(hookd):
     again = hookd("migrate")
-    assert again["applied"] == []
-    newest = sorted(glob.glob(os.path.join(ROOT, "sql", "*.sql")))[-1]
+    assert again["applied"] == [] and again["functions"] == []
+    newest = sorted(glob.glob(os.path.join(ROOT, "sql", "migrations",
+                                           "*.sql")))[-1]
     assert again["current"] == os.path.basename(newest)[:-4]
 
 

@@ -260,16 +260,18 @@ def test_sigterm_drains_in_flight_deliveries(app, pg, receiver, daemons):
 def test_a_stale_lease_cannot_record_over_the_new_owner(app, pg, receiver):
     ep = app.endpoint(receiver.url + path())
     ev = send(app)
-    claimed = pg.query("SELECT o_id, o_attempt FROM hookd.claim('old', 100, 0)"
+    claimed = pg.query("SELECT o_id, o_attempt_number FROM hookd.claim('old', 100, 0)"
                        " WHERE o_app_id = %s", app.id)
     assert len(claimed) == 1
     time.sleep(0.05)
-    again = pg.query("SELECT o_id, o_attempt FROM hookd.claim('new', 100, 60)"
+    again = pg.query("SELECT o_id, o_attempt_number FROM hookd.claim('new', 100, 60)"
                      " WHERE o_app_id = %s", app.id)
     assert again == [(claimed[0][0], 2)]
-    stale = json.dumps([{"a": app.id, "d": claimed[0][0], "n": 1, "w": "old",
-                         "t": time.time(), "ms": 5, "s": 200, "c":
-                         "SUCCEEDED", "next": None}])
+    stale = json.dumps([{"app_id": app.id, "delivery_id": claimed[0][0],
+                         "attempt_number": 1, "worker": "old",
+                         "started_at": time.time(), "duration_ms": 5,
+                         "status_code": 200, "error_class": "SUCCEEDED",
+                         "retry_in": None}])
     assert pg.query("SELECT hookd.complete(%s)", stale) == [(0,)]
     assert delivery(pg, ev["id"])[0] == "in_flight"
     assert ep["id"]
@@ -280,8 +282,9 @@ def test_three_hookd_processes_deliver_2000_events_once_each(app, pg,
                                                              daemons):
     p = path()
     endpoint(app, pg, receiver, p)
-    body = [{"a": app.id, "i": None, "h": "00" * 32,
-             "b": {"event_type": "bulk.event", "payload": {"i": i}}}
+    body = [{"app_id": app.id, "idempotency_key": None,
+             "request_hash": "00" * 32,
+             "body": {"event_type": "bulk.event", "payload": {"i": i}}}
             for i in range(2000)]
     ids = [row[2] for row in pg.query("SELECT * FROM hookd.ingest(%s)",
                                       json.dumps(body))]

@@ -239,7 +239,8 @@ def test_a_repeat_that_waited_for_the_original_to_commit_is_a_replay(app, pg):
     once the first commits it must answer the original as replayed."""
     key = str(uuid.uuid4())
     body = {"event_type": "invoice.paid", "payload": {"amount": 42}}
-    batch = json.dumps([{"a": app.id, "i": key, "h": "ab" * 32, "b": body}])
+    batch = json.dumps([{"app_id": app.id, "idempotency_key": key,
+                         "request_hash": "ab" * 32, "body": body}])
     first = pg.connect()
     first.autocommit = False
     original = first.execute("SELECT o_status, o_id FROM hookd.ingest(%s)",

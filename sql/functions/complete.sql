@@ -1,13 +1,23 @@
--- hookd.complete gets the claim's treatment (013): one plan shape
--- whatever the statistics say.
+-- Recording outcomes: hookd sends the outcomes of many attempts (of many
+-- applications) in one call.
 --
--- Its plan is cached per connection, from the statistics of
--- the moment, which for a young table say "tiny". It then found each
--- outcome's delivery by reading the whole deliveries table into a hash:
--- 2.5 ms for 12 000 rows per call of a dozen outcomes, growing with the
--- table until an ANALYZE came by. It now looks each one up by primary key,
--- with the same function settings as the claim. Its body is 006's but for
--- the outcome carried through the UPDATE's RETURNING (see there).
+-- outcomes: [{"app_id", "delivery_id", "attempt_number", "worker",
+--   "started_at": epoch seconds, "duration_ms", "status_code": or null,
+--   "error": or null, "error_class": SUCCEEDED, RETRYABLE, NON_RETRYABLE or
+--   UNKNOWN, "response_body": its first 4 KiB or null, "retry_in": seconds
+--   until the next attempt, or null to give up (the dead letter),
+--   "endpoint_gone": true when it answered 410}, …]
+--
+-- Fenced: an outcome counts only while this worker still holds the lease of
+-- that attempt (lease_owner and attempt_count); one whose lease was taken
+-- over changes nothing. Each recorded outcome is an attempt row and moves
+-- its delivery on. Per endpoint, it then moves the breaker
+-- (sql/functions/breaker.sql), the failure streak that auto-disables an
+-- endpoint, and notifies the operator when an endpoint is disabled or its
+-- breaker opens. Returns how many outcomes were recorded.
+--
+-- One plan shape whatever the statistics, as the claim's (each outcome a
+-- primary-key look-up): docs/benchmarks.md, "The claim's plan".
 CREATE OR REPLACE FUNCTION hookd.complete(outcomes jsonb)
 RETURNS integer
 LANGUAGE plpgsql
@@ -22,13 +32,15 @@ DECLARE
     recorded integer;
 BEGIN
     WITH o AS (
-        SELECT v->>'a' AS app_id, v->>'d' AS id, (v->>'n')::integer AS n,
-               v->>'w' AS worker,
-               to_timestamp((v->>'t')::double precision) AS started_at,
-               (v->>'ms')::integer AS ms, (v->>'s')::integer AS status_code,
-               v->>'e' AS error, v->>'c' AS class, v->>'r' AS body,
-               (v->>'next')::double precision AS next,
-               coalesce((v->>'disable')::boolean, false) AS disable
+        SELECT v->>'app_id' AS app_id, v->>'delivery_id' AS id,
+               (v->>'attempt_number')::integer AS n, v->>'worker' AS worker,
+               to_timestamp((v->>'started_at')::double precision) AS started_at,
+               (v->>'duration_ms')::integer AS ms,
+               (v->>'status_code')::integer AS status_code,
+               v->>'error' AS error, v->>'error_class' AS class,
+               v->>'response_body' AS body,
+               (v->>'retry_in')::double precision AS next,
+               coalesce((v->>'endpoint_gone')::boolean, false) AS disable
           FROM jsonb_array_elements(outcomes) v
     ), fenced AS (
         UPDATE hookd.deliveries d
@@ -49,9 +61,8 @@ BEGIN
          WHERE d.app_id = o.app_id AND d.id = o.id
            AND d.lease_owner = o.worker
            AND d.attempt_count = o.n
-        -- the outcome rides along: joining it back to the updated rows,
-        -- two sets the planner cannot see into, was a nested loop over
-        -- both (42 ms for 313 outcomes)
+        -- the outcome rides along: joined back to the updated rows instead,
+        -- it was a nested loop over both sets
         RETURNING d.app_id, d.id, d.endpoint_id, o.n, o.worker, o.started_at,
                   o.ms, o.status_code, o.error, o.class, o.body, o.disable
     ), att AS (
@@ -113,14 +124,9 @@ BEGIN
            FOR NO KEY UPDATE OF ep
     ), next AS (
         SELECT cu.*,
-               CASE WHEN cu.new_fails > 0
-                         AND (cu.failures >= cu.threshold
-                              OR (cu.was = 'half_open'
-                                  AND cu.last_ok IS NULL))
-                    THEN 'open'
-                    WHEN cu.last_ok IS NOT NULL OR cu.was = 'half_open'
-                    THEN 'closed'
-                    ELSE cu.was END AS state,
+               hookd.breaker_next(cu.was, cu.new_fails, cu.failures,
+                                  cu.threshold, cu.last_ok IS NOT NULL)
+                   AS state,
                CASE WHEN cu.ep_status = 'disabled' THEN NULL
                     WHEN cu.gone THEN 'the endpoint answered 410 Gone'
                     WHEN cu.streak >= cu.disable_after_failures
@@ -151,9 +157,9 @@ BEGIN
                                     WHEN nx.state = 'closed' THEN 0
                                     ELSE nx.opens END,
                breaker_until = CASE WHEN nx.state = 'open'
-                   THEN now() + make_interval(secs => least(
-                            ep.breaker_cooldown_max_seconds,
-                            ep.breaker_cooldown_seconds * 2 ^ nx.opens))
+                   THEN now() + hookd.breaker_cooldown(
+                            ep.breaker_cooldown_seconds,
+                            ep.breaker_cooldown_max_seconds, nx.opens)
                    ELSE NULL END,
                updated_at = now()
           FROM next nx

@@ -9,7 +9,7 @@
 -- only index such a look-up can use.
 
 -- events by time: their ids are time-ordered, so the primary key serves
--- (hookd.id_floor, in 007)
+-- (hookd.id_floor, in sql/functions/ids.sql)
 DROP INDEX IF EXISTS hookd.events_received;
 
 DROP INDEX IF EXISTS hookd.deliveries_event;

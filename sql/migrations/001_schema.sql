@@ -1,22 +1,10 @@
 -- hookd schema: applications, api keys, endpoints, subscriptions, events,
 -- deliveries. Every large table carries app_id first in its primary and
 -- foreign keys so that the schema distributes by application (Citus).
+-- Ids come from hookd.new_id (sql/functions/ids.sql, applied before the
+-- migrations).
 
 CREATE SCHEMA IF NOT EXISTS hookd;
-
--- Time-sortable opaque ids: 12 hex digits of milliseconds since the epoch,
--- then 16 random hex digits. Sorting by id sorts by creation time.
-CREATE OR REPLACE FUNCTION hookd.new_id(prefix text) RETURNS text
-LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
-    SELECT prefix || '_'
-        || lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')
-        || substr(replace(gen_random_uuid()::text, '-', ''), 1, 16)
-$$;
-
-CREATE OR REPLACE FUNCTION hookd.rfc3339(t timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-$$;
 
 CREATE TABLE IF NOT EXISTS hookd.applications (
     id          text PRIMARY KEY DEFAULT hookd.new_id('app'),

@@ -1,28 +1,23 @@
--- The claim with a plan that statistics cannot change. Every table after
--- the walk of deliveries_due is reached through a LATERAL subquery that
--- PostgreSQL may not flatten (OFFSET 0, or a row lock), so each is a
--- primary-key look-up per claimed row, whatever the planner believes about
--- the tables' sizes. Before, on tables not yet analyzed, the final UPDATE
--- joined events by app_id alone and filtered: one claim of 43 rows took
--- 360 ms at the start of a run.
+-- The claim: up to n due deliveries of enabled endpoints whose breaker lets
+-- them through, within each endpoint's rate limit and in-flight cap:
+-- pending ones whose time has come, and in-flight ones whose lease expired
+-- (their hookd died). Each gets this worker's lease and its attempt number
+-- (o_attempt_number, which fences hookd.complete); rows are locked only for
+-- this short statement, never across the HTTP call. An open breaker whose
+-- cool-down has passed lets one delivery through as its probe (half_open,
+-- sql/functions/breaker.sql).
 --
--- What the fences leave to the planner is closed by the function's
--- settings: the walk of deliveries_due stays an index scan in time order
--- that stops at its limit (no sequential or bitmap scan and sort of the
--- backlog on a stale "the table is tiny"), and the few joins of the
--- claim's own small sets with each other stay nested loops.
---
--- PL/pgSQL rather than SQL so that the plan is made once per connection,
--- not at every call: planning this statement takes about 1.8 ms, several
--- times what running it takes for a few dozen rows. The plan is generic
--- (the same for any n), which the shape above allows; an ANALYZE of the
--- tables still replaces it. No JIT: compiling the plan's expressions took
--- 55 ms at each call once its estimated cost passed jit_above_cost, for a
--- statement that runs in about one.
+-- One plan shape whatever the statistics: every table after the walk of
+-- deliveries_due is reached through a LATERAL subquery PostgreSQL may not
+-- flatten (OFFSET 0, or a row lock), so each is a primary-key look-up per
+-- claimed row, and the function's settings keep the walk an index scan in
+-- time order that stops at its limit. PL/pgSQL so that the generic plan is
+-- made once per connection; no JIT. Why each of these: docs/benchmarks.md,
+-- "The claim's plan".
 CREATE OR REPLACE FUNCTION hookd.claim(worker text, n integer,
                                        lease_seconds double precision)
-RETURNS TABLE (o_app_id text, o_id text, o_attempt integer, o_event_id text,
-               o_url text, o_secrets jsonb, o_timeout_ms integer,
+RETURNS TABLE (o_app_id text, o_id text, o_attempt_number integer,
+               o_event_id text, o_url text, o_secrets jsonb, o_timeout_ms integer,
                o_retry_policy jsonb, o_age_seconds double precision,
                o_body text)
 LANGUAGE plpgsql

@@ -1,29 +1,47 @@
--- Ingest that honours an application's enforce_event_types: the event's
--- type must be registered and not archived, and its payload must match
--- the type's schema. A refused item is reported, not stored:
--- o_status 'unknown_type' or 'schema_mismatch' with o_message saying why
--- ('no_application' when the key's application was deleted meanwhile).
--- Otherwise as in 002: 'created', 'replayed' or 'conflict', one NOTIFY per
--- transaction.
--- The result gains a column, so the function is replaced whole (nginx
--- prepares its statement again when it reconnects; reload nginx after
--- `hookd migrate`).
-DROP FUNCTION IF EXISTS hookd.ingest(jsonb);
-CREATE FUNCTION hookd.ingest(batch jsonb)
+-- state: 'active', 'revoked' or 'expired'; no row for an unknown key.
+CREATE OR REPLACE FUNCTION hookd.key_lookup(hash bytea)
+RETURNS TABLE (o_key_id text, o_app_id text, o_scopes text, o_state text)
+LANGUAGE sql STABLE AS $$
+    SELECT k.id, k.app_id, array_to_string(k.scopes, ','),
+           CASE WHEN k.revoked_at IS NOT NULL THEN 'revoked'
+                WHEN k.expires_at <= now() THEN 'expired'
+                ELSE 'active' END
+      FROM hookd.api_keys k
+     WHERE k.key_hash = hash
+$$;
+
+-- One nginx worker's group commit: the events of many requests (and of
+-- many applications), each with its deliveries (the fan-out), in one
+-- transaction with one NOTIFY.
+--
+-- batch: [{"app_id": …, "idempotency_key": … or null, "request_hash": hex
+-- SHA-256 of the request body, "source": … or null (for 'api'), "body":
+-- the validated request body}, …]
+--
+-- One row per item, in order (nginx matches them to its requests by
+-- position): o_status is
+--   'created'          stored, o_id is the new event;
+--   'replayed'         same idempotency key and body as a stored event,
+--                      which o_id, o_event_type and o_received_at describe;
+--   'conflict'         same idempotency key, another body;
+--   'unknown_type' or 'schema_mismatch'
+--                      refused under the application's
+--                      enforce_event_types, o_message says why;
+--   'no_application'   the key's application was deleted meanwhile.
+CREATE OR REPLACE FUNCTION hookd.ingest(batch jsonb)
 RETURNS TABLE (o_n integer, o_status text, o_id text, o_event_type text,
                o_received_at text, o_message text)
 LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
 BEGIN
-    -- One statement for the whole batch: PostgreSQL sets up each INSERT
-    -- (its executor, CHECK constraints, triggers) once per batch, not once
-    -- per event as a loop of INSERTs does; that setup was a third of the
-    -- CPU of ingest. Every item gets a row, in order: nginx matches them
-    -- to its requests by position.
-    RETURN QUERY
+    -- one statement for the whole batch: PostgreSQL sets up each INSERT
+    -- once per batch, not once per event (docs/benchmarks.md)
+    FOR r IN
     WITH items AS (
         SELECT (t.ord - 1)::integer AS n, t.item,
-               t.item->>'a' AS app_id, t.item->>'i' AS ikey,
-               t.item->'b'->>'event_type' AS event_type,
+               t.item->>'app_id' AS app_id, t.item->>'idempotency_key' AS ikey,
+               t.item->'body'->>'event_type' AS event_type,
                hookd.new_id('evt') AS id
           FROM jsonb_array_elements(batch) WITH ORDINALITY AS t(item, ord)
     ), checked AS (
@@ -32,7 +50,7 @@ BEGIN
                coalesce(a.enforce_event_types, false) AS enforced,
                et.name AS type_name,
                CASE WHEN et.schema IS NOT NULL
-                    THEN hookd.schema_errors(et.schema, i.item->'b'->'payload',
+                    THEN hookd.schema_errors(et.schema, i.item->'body'->'payload',
                                              'payload') END AS schema_error
           FROM items i
           LEFT JOIN hookd.applications a ON a.id = i.app_id
@@ -51,10 +69,10 @@ BEGIN
         INSERT INTO hookd.events AS e
                (app_id, id, event_type, payload, labels, idempotency_key,
                 request_hash, source)
-        SELECT j.app_id, j.id, j.event_type, j.item->'b'->'payload',
-               coalesce(nullif(j.item->'b'->'labels', 'null'), '{}'),
-               j.ikey, decode(j.item->>'h', 'hex'),
-               coalesce(j.item->>'s', 'api')
+        SELECT j.app_id, j.id, j.event_type, j.item->'body'->'payload',
+               coalesce(nullif(j.item->'body'->'labels', 'null'), '{}'),
+               j.ikey, decode(j.item->>'request_hash', 'hex'),
+               coalesce(j.item->>'source', 'api')
           FROM judged j
          WHERE j.refused IS NULL
          ORDER BY j.n
@@ -79,14 +97,17 @@ BEGIN
         SELECT pg_notify('hookd_deliveries', '')
          WHERE EXISTS (SELECT 1 FROM fan)
     )
-    SELECT j.n,
+    SELECT j.n, j.app_id, j.ikey, decode(j.item->>'request_hash', 'hex') AS hash,
            CASE WHEN j.refused IS NOT NULL THEN j.refused
                 WHEN mine.id IS NOT NULL THEN 'created'
-                WHEN orig.request_hash = decode(j.item->>'h', 'hex') THEN 'replayed'
-                ELSE 'conflict' END,
-           coalesce(mine.id, orig.id),
-           coalesce(mine.event_type, orig.event_type, j.event_type),
-           hookd.rfc3339(coalesce(mine.received_at, orig.received_at)),
+                WHEN orig.id IS NULL THEN 'unseen'
+                WHEN orig.request_hash = decode(j.item->>'request_hash', 'hex') THEN 'replayed'
+                ELSE 'conflict' END AS status,
+           coalesce(mine.id, orig.id) AS id,
+           coalesce(mine.event_type, orig.event_type, j.event_type)
+               AS event_type,
+           hookd.rfc3339(coalesce(mine.received_at, orig.received_at))
+               AS received_at,
            CASE j.refused
                WHEN 'unknown_type' THEN format('event type "%s" is not registered '
                    'for this application, which accepts registered types only; '
@@ -95,7 +116,7 @@ BEGIN
                    'schema of "%s": %s', j.type_name, j.schema_error)
                WHEN 'no_application' THEN 'the application of this API key was '
                    'deleted'
-               END
+               END AS message
       FROM judged j
       LEFT JOIN ins mine ON mine.id = j.id
       -- a replay: the stored event, committed earlier or made by an
@@ -113,6 +134,34 @@ BEGIN
                       AND e.app_id = j.app_id AND e.idempotency_key = j.ikey) x
             LIMIT 1) orig ON mine.id IS NULL AND j.refused IS NULL
      CROSS JOIN (SELECT count(*) FROM woken) w
-     ORDER BY j.n;
+     ORDER BY j.n
+    LOOP
+        o_n := r.n;
+        o_status := r.status;
+        o_id := r.id;
+        o_event_type := r.event_type;
+        o_received_at := r.received_at;
+        o_message := r.message;
+
+        IF r.status = 'unseen' THEN
+            -- Another transaction inserted this key while the statement
+            -- ran: ON CONFLICT waited for it to commit, but the statement
+            -- reads with the snapshot it started with. A new statement
+            -- sees the committed event; without this, a concurrent repeat
+            -- of the same request would get 409 instead of its replay.
+            SELECT CASE WHEN e.request_hash = r.hash THEN 'replayed'
+                        ELSE 'conflict' END,
+                   e.id, e.event_type, hookd.rfc3339(e.received_at)
+              INTO o_status, o_id, o_event_type, o_received_at
+              FROM hookd.events e
+             WHERE e.app_id = r.app_id AND e.idempotency_key = r.ikey;
+
+            IF NOT FOUND THEN
+                o_status := 'conflict';
+            END IF;
+        END IF;
+
+        RETURN NEXT;
+    END LOOP;
 END
 $$;

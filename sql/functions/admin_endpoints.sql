@@ -1,0 +1,407 @@
+-- /v1/apps/{app}/endpoints: CRUD, pause and resume, secret rotation,
+-- recovery of dead letters, and health.
+
+CREATE OR REPLACE FUNCTION hookd.endpoint_json(ep hookd.endpoints)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', ep.id, 'app_id', ep.app_id,
+        'url', ep.url, 'description', ep.description, 'status', ep.status,
+        'disabled_reason', ep.disabled_reason,
+        'disabled_at', hookd.rfc3339(ep.disabled_at),
+        'event_types', coalesce((SELECT jsonb_agg(DISTINCT s.event_type_pattern)
+                                   FROM hookd.subscriptions s
+                                  WHERE s.app_id = ep.app_id
+                                    AND s.endpoint_id = ep.id), '[]'),
+        'labels', coalesce((SELECT s.label_filter FROM hookd.subscriptions s
+                             WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id
+                             LIMIT 1), '{}'),
+        'timeout_ms', ep.timeout_ms, 'retry_policy', ep.retry_policy,
+        'rate_limit', ep.rate_limit, 'max_in_flight', ep.max_in_flight,
+        'breaker_threshold', ep.breaker_threshold,
+        'disable_after_failures', ep.disable_after_failures,
+        'disable_after_seconds', ep.disable_after_seconds,
+        'breaker', jsonb_build_object('state', ep.breaker_state,
+            'until', hookd.rfc3339(ep.breaker_until),
+            'consecutive_failures', ep.consecutive_failures),
+        'secrets', (SELECT count(*) FROM jsonb_array_elements(ep.secrets) s
+                     WHERE s->>'expires_at' IS NULL
+                        OR (s->>'expires_at')::timestamptz > now()),
+        'created_at', hookd.rfc3339(ep.created_at),
+        'updated_at', hookd.rfc3339(ep.updated_at))
+$$;
+
+-- what POST and PATCH of an endpoint take besides url
+CREATE OR REPLACE FUNCTION hookd.api_endpoint_fields() RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT ARRAY['description', 'event_types', 'labels', 'timeout_ms',
+                 'retry_policy', 'rate_limit', 'max_in_flight', 'breaker_threshold',
+                 'disable_after_failures', 'disable_after_seconds']
+$$;
+
+-- applies the endpoint fields of body to ep and its subscriptions
+CREATE OR REPLACE FUNCTION hookd.api_endpoint_apply(body jsonb, ep hookd.endpoints,
+                                                    creating boolean)
+RETURNS hookd.endpoints LANGUAGE plpgsql AS $$
+DECLARE
+    pattern  text;
+    filter   jsonb;
+    types    jsonb;
+    k        text;
+BEGIN
+    PERFORM hookd.api_fields(body, ARRAY['url'] || hookd.api_endpoint_fields());
+    IF hookd.api_type(body, 'url', 'string') THEN
+        IF body->>'url' !~* '^https?://[^/?#\s]+[^\s]*$' OR length(body->>'url') > 2048 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                'url must be an http:// or https:// URL with a host, at most 2048 characters');
+        END IF;
+        ep.url := body->>'url';
+    END IF;
+    IF hookd.api_type(body, 'description', 'string') THEN
+        IF length(body->>'description') > 2000 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'description must be at most 2000 characters');
+        END IF;
+        ep.description := body->>'description';
+    END IF;
+    IF hookd.api_type(body, 'timeout_ms', 'integer') THEN
+        IF (body->>'timeout_ms')::numeric NOT BETWEEN 100 AND 300000 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'timeout_ms must be from 100 to 300000');
+        END IF;
+        ep.timeout_ms := (body->>'timeout_ms')::integer;
+    END IF;
+    IF hookd.api_type(body, 'retry_policy', 'object') THEN
+        FOR k IN SELECT jsonb_object_keys(body->'retry_policy') LOOP
+            IF k NOT IN ('strategy', 'base_seconds', 'cap_seconds',
+                         'max_attempts', 'max_age_seconds') THEN
+                PERFORM hookd.api_fail(400, 'invalid_request', format(
+                    'retry_policy.%s is unknown; allowed: strategy, base_seconds, '
+                    'cap_seconds, max_attempts, max_age_seconds', k));
+            END IF;
+        END LOOP;
+        IF body->'retry_policy' ? 'strategy'
+           AND body->'retry_policy'->>'strategy' NOT IN ('exponential', 'constant') THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                'retry_policy.strategy must be "exponential" or "constant"');
+        END IF;
+        IF EXISTS (SELECT 1 FROM jsonb_each(body->'retry_policy') e
+                    WHERE e.key <> 'strategy'
+                      AND (jsonb_typeof(e.value) <> 'number' OR (e.value::text)::numeric <= 0)) THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                'retry_policy numbers must be positive');
+        END IF;
+        IF body->'retry_policy' ? 'max_attempts'
+           AND NOT hookd.json_type_is(body->'retry_policy'->'max_attempts', 'integer') THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'retry_policy.max_attempts must be an integer');
+        END IF;
+        ep.retry_policy := body->'retry_policy';
+    END IF;
+    IF hookd.api_type(body, 'rate_limit', 'number?') THEN
+        IF (body->>'rate_limit')::numeric <= 0 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'rate_limit must be a positive number of deliveries per second, or null');
+        END IF;
+        ep.rate_limit := (body->>'rate_limit')::double precision;
+    END IF;
+    IF hookd.api_type(body, 'max_in_flight', 'integer?') THEN
+        IF (body->>'max_in_flight')::numeric < 1 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'max_in_flight must be at least 1, or null');
+        END IF;
+        ep.max_in_flight := (body->>'max_in_flight')::integer;
+    END IF;
+    IF hookd.api_type(body, 'breaker_threshold', 'integer') THEN
+        IF (body->>'breaker_threshold')::numeric < 1 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request', 'breaker_threshold must be at least 1');
+        END IF;
+        ep.breaker_threshold := (body->>'breaker_threshold')::integer;
+    END IF;
+    IF hookd.api_type(body, 'disable_after_failures', 'integer') THEN
+        IF (body->>'disable_after_failures')::numeric < 1 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'disable_after_failures must be at least 1');
+        END IF;
+        ep.disable_after_failures := (body->>'disable_after_failures')::integer;
+    END IF;
+    IF hookd.api_type(body, 'disable_after_seconds', 'number') THEN
+        IF (body->>'disable_after_seconds')::numeric <= 0 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'disable_after_seconds must be positive');
+        END IF;
+        ep.disable_after_seconds := (body->>'disable_after_seconds')::double precision;
+    END IF;
+
+    IF hookd.api_type(body, 'event_types', 'array') THEN
+        FOR pattern IN SELECT jsonb_array_elements(body->'event_types')::text LOOP
+            IF pattern !~ '^"(\*|[A-Za-z0-9_.:-]{1,128}(\.\*)?)"$' THEN
+                PERFORM hookd.api_fail(400, 'invalid_request', format(
+                    'event_types: %s is not an event type, "prefix.*" or "*"', pattern));
+            END IF;
+        END LOOP;
+        IF jsonb_array_length(body->'event_types') = 0 THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'event_types must name at least one type, or "*"');
+        END IF;
+    END IF;
+    IF hookd.api_type(body, 'labels', 'object') THEN
+        IF EXISTS (SELECT 1 FROM jsonb_each(body->'labels') e
+                    WHERE jsonb_typeof(e.value) <> 'string') THEN
+            PERFORM hookd.api_fail(400, 'invalid_request', 'labels values must be strings');
+        END IF;
+    END IF;
+
+    UPDATE hookd.endpoints e
+           SET url = ep.url, description = ep.description, timeout_ms = ep.timeout_ms,
+               retry_policy = ep.retry_policy, rate_limit = ep.rate_limit,
+               max_in_flight = ep.max_in_flight, breaker_threshold = ep.breaker_threshold,
+               disable_after_failures = ep.disable_after_failures,
+               disable_after_seconds = ep.disable_after_seconds,
+               updated_at = now()
+     WHERE e.app_id = ep.app_id AND e.id = ep.id
+    RETURNING * INTO ep;
+
+    IF creating OR body ? 'event_types' OR body ? 'labels' THEN
+        SELECT coalesce(body->'event_types',
+                        (SELECT jsonb_agg(DISTINCT s.event_type_pattern)
+                           FROM hookd.subscriptions s
+                          WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id),
+                        '["*"]'),
+               coalesce(body->'labels',
+                        (SELECT s.label_filter FROM hookd.subscriptions s
+                          WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id LIMIT 1),
+                        '{}')
+          INTO types, filter;
+        DELETE FROM hookd.subscriptions s WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id;
+        INSERT INTO hookd.subscriptions (app_id, endpoint_id, event_type_pattern, label_filter)
+        SELECT DISTINCT ep.app_id, ep.id, t, filter
+          FROM jsonb_array_elements_text(types) t;
+    END IF;
+    RETURN ep;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION hookd.api_health_window(ep hookd.endpoints, hours integer)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'attempts', count(*),
+        'succeeded', count(*) FILTER (WHERE a.error_class = 'SUCCEEDED'),
+        'failed', count(*) FILTER (WHERE a.error_class <> 'SUCCEEDED'),
+        'success_rate', CASE WHEN count(*) = 0 THEN NULL
+            ELSE round(count(*) FILTER (WHERE a.error_class = 'SUCCEEDED')::numeric
+                       / count(*), 4) END,
+        'latency_ms', jsonb_build_object(
+            'p50', percentile_cont(0.5) WITHIN GROUP (ORDER BY a.duration_ms),
+            'p95', percentile_cont(0.95) WITHIN GROUP (ORDER BY a.duration_ms),
+            'p99', percentile_cont(0.99) WITHIN GROUP (ORDER BY a.duration_ms)))
+      FROM hookd.attempts a
+     WHERE a.app_id = ep.app_id AND a.endpoint_id = ep.id
+       AND a.started_at > now() - make_interval(hours => hours)
+$$;
+
+CREATE OR REPLACE FUNCTION hookd.api_endpoints(a hookd.applications,
+                                               method text, seg text[], q jsonb,
+                                               body jsonb, req jsonb,
+                                               OUT status integer, OUT reply jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    lim     integer;
+    ep      hookd.endpoints;
+    ev      hookd.events;
+    dl      hookd.deliveries;
+    since   timestamptz;
+    n       bigint;
+    grace   double precision;
+    action  text := seg[6];
+BEGIN
+    IF cardinality(seg) = 4 THEN
+        IF method = 'GET' THEN
+            lim := hookd.api_limit(q);
+            IF q->>'status' IS NOT NULL
+               AND q->>'status' NOT IN ('enabled', 'paused', 'disabled') THEN
+                PERFORM hookd.api_fail(400, 'invalid_query',
+                                       'status must be enabled, paused or disabled');
+            END IF;
+            SELECT 200, hookd.api_page(coalesce(jsonb_agg(hookd.endpoint_json(x)
+                                                          ORDER BY x.id DESC), '[]'), lim)
+              INTO status, reply
+              FROM (SELECT * FROM hookd.endpoints e
+                     WHERE e.app_id = a.id
+                       AND (q->>'status' IS NULL OR e.status = q->>'status')
+                       AND (q->>'cursor' IS NULL OR e.id < q->>'cursor')
+                     ORDER BY e.id DESC LIMIT lim + 1) x;
+            RETURN;
+        ELSIF method <> 'POST' THEN
+            PERFORM hookd.api_fail(405, 'method_not_allowed', 'endpoints takes GET and POST');
+        END IF;
+        -- inserted with its defaults, then shaped by the same code as PATCH;
+        -- a bad field rolls the insert back with the rest of the request
+        PERFORM hookd.api_fields(body, ARRAY['url']::text[]
+                                       || hookd.api_endpoint_fields());
+        IF NOT hookd.api_type(body, 'url', 'string') THEN
+            PERFORM hookd.api_fail(400, 'invalid_request', 'url is required');
+        END IF;
+        INSERT INTO hookd.endpoints (app_id, url, secrets)
+        VALUES (a.id, 'http://placeholder.invalid', jsonb_build_array(jsonb_build_object(
+                    'sealed', req->'new_secret'->>'sealed', 'expires_at', NULL)))
+        RETURNING * INTO ep;
+        ep := hookd.api_endpoint_apply(body, ep, true);
+        status := 201;
+        reply := hookd.endpoint_json(ep);
+        RETURN;
+    END IF;
+
+    SELECT * INTO ep FROM hookd.endpoints e WHERE e.app_id = a.id AND e.id = seg[5];
+    IF NOT FOUND THEN
+        PERFORM hookd.api_fail(404, 'not_found', format('no endpoint "%s"', seg[5]));
+    END IF;
+
+    IF cardinality(seg) = 5 THEN
+        IF method = 'GET' THEN
+            status := 200;
+        ELSIF method = 'PATCH' THEN
+            ep := hookd.api_endpoint_apply(body, ep, false);
+            status := 200;
+        ELSIF method = 'DELETE' THEN
+            DELETE FROM hookd.endpoints e WHERE e.app_id = a.id AND e.id = ep.id;
+            status := 204;
+            RETURN;
+        ELSE
+            PERFORM hookd.api_fail(405, 'method_not_allowed',
+                                   'an endpoint takes GET, PATCH and DELETE');
+        END IF;
+        reply := hookd.endpoint_json(ep);
+        RETURN;
+    END IF;
+
+    IF cardinality(seg) <> 6 OR action NOT IN ('pause', 'resume', 'rotate-secret',
+                                                'recover', 'test', 'health') THEN
+        PERFORM hookd.api_fail(404, 'not_found', 'no such route');
+    END IF;
+    IF action = 'health' THEN
+        IF method <> 'GET' THEN
+            PERFORM hookd.api_fail(405, 'method_not_allowed', 'health takes GET');
+        END IF;
+        status := 200;
+        reply := jsonb_build_object('endpoint_id', ep.id, 'status', ep.status,
+            'disabled_reason', ep.disabled_reason,
+            'breaker', jsonb_build_object('state', ep.breaker_state,
+                'until', hookd.rfc3339(ep.breaker_until),
+                'consecutive_failures', ep.consecutive_failures),
+            'failure_streak', ep.failure_streak,
+            'failing_since', hookd.rfc3339(ep.failing_since),
+            'last_error', (SELECT jsonb_build_object('at', hookd.rfc3339(x.started_at),
+                                  'status_code', x.status_code, 'error', x.error,
+                                  'error_class', x.error_class)
+                             FROM hookd.attempts x
+                            WHERE x.app_id = ep.app_id AND x.endpoint_id = ep.id
+                              AND x.error_class <> 'SUCCEEDED'
+                            ORDER BY x.started_at DESC LIMIT 1),
+            'pending', (SELECT count(*) FROM hookd.deliveries d
+                         WHERE d.app_id = ep.app_id AND d.endpoint_id = ep.id
+                           AND d.status IN ('pending', 'in_flight')),
+            'last_1h', hookd.api_health_window(ep, 1),
+            'last_24h', hookd.api_health_window(ep, 24));
+        RETURN;
+    END IF;
+    IF method <> 'POST' THEN
+        PERFORM hookd.api_fail(405, 'method_not_allowed', format('%s takes POST', action));
+    END IF;
+    body := coalesce(body, '{}');
+
+    CASE action
+    WHEN 'pause' THEN
+        PERFORM hookd.api_fields(body, ARRAY[]::text[]);
+        IF ep.status = 'disabled' THEN
+            PERFORM hookd.api_fail(409, 'endpoint_disabled',
+                                   'a disabled endpoint cannot be paused; resume it first');
+        END IF;
+        UPDATE hookd.endpoints e SET status = 'paused', updated_at = now()
+         WHERE e.app_id = a.id AND e.id = ep.id RETURNING * INTO ep;
+        status := 200;
+        reply := hookd.endpoint_json(ep);
+    WHEN 'resume' THEN
+        PERFORM hookd.api_fields(body, ARRAY[]::text[]);
+        -- a fresh start: the failures that disabled it are forgiven
+        UPDATE hookd.endpoints e
+           SET status = 'enabled', disabled_reason = NULL, disabled_at = NULL,
+               breaker_state = 'closed', breaker_until = NULL, breaker_opens = 0,
+               consecutive_failures = 0, failure_streak = 0, failing_since = NULL,
+               updated_at = now()
+         WHERE e.app_id = a.id AND e.id = ep.id RETURNING * INTO ep;
+        PERFORM pg_notify('hookd_deliveries', '');
+        status := 200;
+        reply := hookd.endpoint_json(ep);
+    WHEN 'rotate-secret' THEN
+        PERFORM hookd.api_fields(body, ARRAY['grace_seconds']);
+        grace := 86400;
+        IF hookd.api_type(body, 'grace_seconds', 'number') THEN
+            IF (body->>'grace_seconds')::numeric NOT BETWEEN 0 AND 2592000 THEN
+                PERFORM hookd.api_fail(400, 'invalid_request',
+                                       'grace_seconds must be from 0 to 2592000 (30 days)');
+            END IF;
+            grace := (body->>'grace_seconds')::double precision;
+        END IF;
+        UPDATE hookd.endpoints e
+           SET secrets = jsonb_build_array(jsonb_build_object(
+                             'sealed', req->'new_secret'->>'sealed', 'expires_at', NULL))
+               || coalesce((SELECT jsonb_agg(CASE WHEN s->>'expires_at' IS NULL
+                        THEN jsonb_set(s, '{expires_at}', to_jsonb(hookd.rfc3339(
+                             now() + make_interval(secs => grace))))
+                        ELSE s END)
+                      FROM jsonb_array_elements(e.secrets) s
+                     WHERE grace > 0
+                       AND (s->>'expires_at' IS NULL
+                            OR (s->>'expires_at')::timestamptz > now())), '[]'),
+               updated_at = now()
+         WHERE e.app_id = a.id AND e.id = ep.id RETURNING * INTO ep;
+        status := 200;
+        reply := jsonb_build_object('endpoint_id', ep.id,
+            'old_secrets_expire_at', CASE WHEN grace > 0 THEN
+                hookd.rfc3339(now() + make_interval(secs => grace)) END);
+    WHEN 'recover' THEN
+        PERFORM hookd.api_fields(body, ARRAY['since', 'until']);
+        since := hookd.api_time(body, 'since', 'invalid_request');
+        IF since IS NULL THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                'since is required: the RFC 3339 time from which failed deliveries are retried');
+        END IF;
+        UPDATE hookd.deliveries d
+           SET status = 'pending', next_attempt_at = now(), updated_at = now()
+         WHERE d.app_id = a.id AND d.endpoint_id = ep.id AND d.status = 'failed'
+           AND d.created_at >= since
+           AND (body->>'until' IS NULL
+                OR d.created_at < hookd.api_time(body, 'until', 'invalid_request'));
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n > 0 THEN
+            PERFORM pg_notify('hookd_deliveries', '');
+        END IF;
+        status := 202;
+        reply := jsonb_build_object('recovered', n);
+    WHEN 'test' THEN
+        PERFORM hookd.api_fields(body, ARRAY['event_type', 'payload']);
+        IF hookd.api_type(body, 'event_type', 'string')
+           AND body->>'event_type' !~ '^[A-Za-z0-9_.:-]{1,128}$' THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                'event_type must be 1 to 128 letters, digits, "_", ".", ":" or "-"');
+        END IF;
+        PERFORM hookd.api_type(body, 'payload', 'object');
+        -- a disabled endpoint is sent nothing: the test would wait forever
+        IF ep.status = 'disabled' THEN
+            PERFORM hookd.api_fail(409, 'endpoint_disabled',
+                'the endpoint is disabled; resume it first');
+        END IF;
+        INSERT INTO hookd.events (app_id, event_type, payload, source)
+        VALUES (a.id, coalesce(body->>'event_type', 'hookd.test'),
+                coalesce(body->'payload',
+                         jsonb_build_object('message', 'a test event from hookd')),
+                'test')
+        RETURNING * INTO ev;
+        INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
+        VALUES (a.id, ev.id, ep.id) RETURNING * INTO dl;
+        PERFORM pg_notify('hookd_deliveries', '');
+        status := 202;
+        reply := jsonb_build_object('event_id', ev.id, 'delivery_id', dl.id,
+                                    'endpoint_status', ep.status);
+    END CASE;
+END
+$$;
