@@ -22,7 +22,6 @@
 #include "util.h"
 
 
-#define HOOKD_VERSION  "0.1.0"
 
 
 static const char  hookd_usage[] =

@@ -4,6 +4,7 @@
 #include <time.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "hookd_seal.h"
 #include "http.h"
@@ -239,36 +240,31 @@ static int
 hookd_notify_post(hookd_notify_t *n, const hookd_config_t *conf,
     const char *id, const char *json)
 {
-    char                      header[256], sig[HOOKD_SIGNATURE_LEN + 1];
-    long                      raw_len;
+    char                      sigs[HOOKD_SIGNATURES_LEN + 1];
+    long                      len;
     long long                 ts;
-    unsigned char             raw[HOOKD_SECRET_MAX];
+    hookd_signing_key_t       key;
     hookd_notify_transfer_t  *t;
 
-    raw_len = hookd_secret_bytes(conf->notify_secret, raw);
+    len = hookd_secret_bytes(conf->notify_secret, key.bytes);
+    key.len = (size_t) len;
     ts = (long long) time(NULL);
 
-    if (raw_len < 0
-        || hookd_sign(raw, (size_t) raw_len, id, ts, json, strlen(json),
-                      sig) != 0)
+    if (len < 0 || hookd_sign_all(&key, 1, id, ts, json, strlen(json), sigs)
+                   != 0)
     {
+        OPENSSL_cleanse(&key, sizeof(key));
         return -1;
     }
+
+    OPENSSL_cleanse(&key, sizeof(key));
 
     t = hookd_notify_transfer(n, conf, conf->notify_url, strdup(json));
     if (t == NULL) {
         return -1;
     }
 
-    t->list = curl_slist_append(NULL, "content-type: application/json");
-    t->list = curl_slist_append(t->list, "user-agent: hookd/0.1.0");
-    snprintf(header, sizeof(header), "webhook-id: %s", id);
-    t->list = curl_slist_append(t->list, header);
-    snprintf(header, sizeof(header), "webhook-timestamp: %lld", ts);
-    t->list = curl_slist_append(t->list, header);
-    snprintf(header, sizeof(header), "webhook-signature: %s", sig);
-    t->list = curl_slist_append(t->list, header);
-    t->list = curl_slist_append(t->list, "expect:");
+    t->list = hookd_sign_headers(id, ts, sigs);
 
     curl_easy_setopt(t->easy, CURLOPT_POST, 1L);
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->payload);

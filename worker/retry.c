@@ -1,5 +1,9 @@
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/rand.h>
 
 #include "retry.h"
 
@@ -115,4 +119,50 @@ hookd_next_delay(const hookd_retry_policy_t *p, int attempts, double age,
     }
 
     return delay;
+}
+
+
+void
+hookd_retry_policy_parse(const char *json, hookd_retry_policy_t *out)
+{
+    json_t  *p, *v;
+
+    *out = hookd_default_policy;
+
+    p = json_loads(json, 0, NULL);
+    if (!json_is_object(p)) {
+        json_decref(p);
+        return;
+    }
+
+    if ((v = json_object_get(p, "strategy")) && json_is_string(v)) {
+        out->exponential = strcmp(json_string_value(v), "constant") != 0;
+    }
+    if ((v = json_object_get(p, "base_seconds")) && json_is_number(v)) {
+        out->base = json_number_value(v);
+    }
+    if ((v = json_object_get(p, "cap_seconds")) && json_is_number(v)) {
+        out->cap = json_number_value(v);
+    }
+    if ((v = json_object_get(p, "max_attempts")) && json_is_integer(v)) {
+        out->max_attempts = (int) json_integer_value(v);
+    }
+    if ((v = json_object_get(p, "max_age_seconds")) && json_is_number(v)) {
+        out->max_age = json_number_value(v);
+    }
+
+    json_decref(p);
+}
+
+
+double
+hookd_jitter(void)
+{
+    uint32_t  r;
+
+    if (RAND_bytes((unsigned char *) &r, sizeof(r)) != 1) {
+        return 0.5;
+    }
+
+    return r / 4294967296.0;
 }

@@ -26,6 +26,16 @@ typedef struct {
 /* 30 s doubling to 6 h, 20 attempts, 3 days: about 3 days of trying */
 extern const hookd_retry_policy_t  hookd_default_policy;
 
+/*
+ * An endpoint's retry_policy column (JSON text: strategy, base_seconds,
+ * cap_seconds, max_attempts, max_age_seconds); what it leaves out, or gets
+ * wrong, is the default's.
+ */
+void hookd_retry_policy_parse(const char *json, hookd_retry_policy_t *out);
+
+/* a random number in [0, 1) for the backoff's jitter */
+double hookd_jitter(void);
+
 /* curl_code is a CURLcode; status the HTTP status (0 if none). */
 hookd_class_e hookd_classify(int curl_code, long status, int address_refused);
 

@@ -1,11 +1,19 @@
+#define _GNU_SOURCE
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
 #include "sign.h"
 #include "hookd_seal.h"
 #include "util.h"
+
+
+static time_t hookd_sign_parse_rfc3339(const char *s);
 
 
 int
@@ -51,4 +59,124 @@ hookd_sign(const unsigned char *secret, size_t secret_len, const char *id,
     hookd_base64(mac, len, out + 3);
 
     return 0;
+}
+
+
+/* "2026-11-25T12:00:00.123456Z" (hookd.rfc3339) to epoch seconds, or -1 */
+static time_t
+hookd_sign_parse_rfc3339(const char *s)
+{
+    char       *end;
+    struct tm   tm;
+
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+    return end == NULL ? (time_t) -1 : timegm(&tm);
+}
+
+
+int
+hookd_sign_open_secrets(const unsigned char *master, const char *secrets_json,
+    long long timestamp, hookd_signing_key_t *keys)
+{
+    int          n;
+    long         len;
+    char        *plain;
+    size_t       i;
+    json_t      *secrets, *s, *exp;
+    const char  *sealed;
+    time_t       expires;
+
+    secrets = json_loads(secrets_json, 0, NULL);
+    n = 0;
+
+    json_array_foreach(secrets, i, s) {
+        if (n == HOOKD_MAX_SIGNATURES) {
+            break;
+        }
+
+        exp = json_object_get(s, "expires_at");
+        if (json_is_string(exp)) {
+            expires = hookd_sign_parse_rfc3339(json_string_value(exp));
+            if (expires != -1 && expires <= (time_t) timestamp) {
+                continue;
+            }
+        }
+
+        sealed = json_string_value(json_object_get(s, "sealed"));
+        plain = hookd_unseal(master, sealed ? sealed : "");
+        if (plain == NULL) {
+            continue;
+        }
+
+        len = hookd_secret_bytes(plain, keys[n].bytes);
+        OPENSSL_cleanse(plain, strlen(plain));
+        free(plain);
+
+        if (len >= 0) {
+            keys[n++].len = (size_t) len;
+        }
+    }
+
+    json_decref(secrets);
+
+    return n;
+}
+
+
+int
+hookd_sign_all(const hookd_signing_key_t *keys, int n, const char *id,
+    long long timestamp, const char *body, size_t body_len, char *out)
+{
+    int     i;
+    char   *p;
+
+    p = out;
+
+    for (i = 0; i < n && i < HOOKD_MAX_SIGNATURES; i++) {
+        if (i > 0) {
+            *p++ = ' ';
+        }
+
+        if (hookd_sign(keys[i].bytes, keys[i].len, id, timestamp, body,
+                       body_len, p) != 0)
+        {
+            return -1;
+        }
+
+        p += HOOKD_SIGNATURE_LEN;
+    }
+
+    *p = '\0';
+
+    return n > 0 ? 0 : -1;
+}
+
+
+struct curl_slist *
+hookd_sign_headers(const char *id, long long timestamp, const char *signatures)
+{
+    char                header[HOOKD_SIGNATURES_LEN + 64];
+    struct curl_slist  *list, *next;
+
+    list = curl_slist_append(NULL, "content-type: application/json");
+    next = list ? curl_slist_append(list, "user-agent: hookd/" HOOKD_VERSION)
+                : NULL;
+
+    snprintf(header, sizeof(header), "webhook-id: %s", id);
+    next = next ? curl_slist_append(list, header) : NULL;
+    snprintf(header, sizeof(header), "webhook-timestamp: %lld", timestamp);
+    next = next ? curl_slist_append(list, header) : NULL;
+    snprintf(header, sizeof(header), "webhook-signature: %s", signatures);
+    next = next ? curl_slist_append(list, header) : NULL;
+    /* no "Expect: 100-continue" round trip before the body */
+    next = next ? curl_slist_append(list, "expect:") : NULL;
+
+    if (next == NULL) {
+        curl_slist_free_all(list);
+        return NULL;
+    }
+
+    return list;
 }

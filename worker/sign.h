@@ -1,14 +1,45 @@
-/* Standard Webhooks signatures: v1,<base64 HMAC-SHA256(secret, id.ts.body)> */
+/*
+ * Standard Webhooks signing, for deliveries and notifications alike:
+ * webhook-signature: v1,<base64 HMAC-SHA256(secret, id.ts.body)>, one per
+ * secret still valid, space-separated.
+ */
 
 #ifndef HOOKD_SIGN_H
 #define HOOKD_SIGN_H
 
 #include <stddef.h>
+#include <curl/curl.h>
 
-#define HOOKD_SIGNATURE_LEN  (3 + 44)   /* "v1," + base64 of 32 bytes */
+#include "hookd_seal.h"
+
+#define HOOKD_SIGNATURE_LEN   (3 + 44)  /* "v1," + base64 of 32 bytes */
+#define HOOKD_MAX_SIGNATURES  8
+/* the header's value: signatures and the spaces between them */
+#define HOOKD_SIGNATURES_LEN  (HOOKD_MAX_SIGNATURES * (HOOKD_SIGNATURE_LEN + 1))
+
+typedef struct {
+    unsigned char  bytes[HOOKD_SECRET_MAX];
+    size_t         len;
+} hookd_signing_key_t;
 
 /* Writes the NUL-terminated signature into out (HOOKD_SIGNATURE_LEN + 1). */
 int hookd_sign(const unsigned char *secret, size_t secret_len, const char *id,
     long long timestamp, const char *body, size_t body_len, char *out);
+
+/*
+ * Opens an endpoint's secrets (its JSON array of sealed secrets, newest
+ * first) that are still valid at timestamp. Returns how many keys it
+ * wrote, at most HOOKD_MAX_SIGNATURES; the caller cleanses them.
+ */
+int hookd_sign_open_secrets(const unsigned char *master,
+    const char *secrets_json, long long timestamp, hookd_signing_key_t *keys);
+
+/* "v1,… v1,…" for n keys into out (HOOKD_SIGNATURES_LEN + 1); 0 or -1 */
+int hookd_sign_all(const hookd_signing_key_t *keys, int n, const char *id,
+    long long timestamp, const char *body, size_t body_len, char *out);
+
+/* The request headers of a signed POST; NULL when out of memory. */
+struct curl_slist *hookd_sign_headers(const char *id, long long timestamp,
+    const char *signatures);
 
 #endif /* HOOKD_SIGN_H */

@@ -446,6 +446,10 @@ hookd_store_new(struct ev_loop *loop, const char *conninfo,
 void
 hookd_store_free(hookd_store_t *s)
 {
+    if (s == NULL) {
+        return;
+    }
+
     ev_io_stop(s->loop, &s->rio);
     ev_io_stop(s->loop, &s->wio);
     ev_timer_stop(s->loop, &s->retry);

@@ -68,3 +68,13 @@ hookd_connect(const char *conninfo)
 
     return pg;
 }
+
+
+double
+hookd_clock(clockid_t clock)
+{
+    struct timespec  ts;
+
+    clock_gettime(clock, &ts);
+    return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -4,8 +4,11 @@
 #define HOOKD_UTIL_H
 
 #include <stddef.h>
+#include <time.h>
 #include <jansson.h>
 #include <libpq-fe.h>
+
+#define HOOKD_VERSION  "0.1.0"
 
 /* Prints {"error": {"code": code, "message": …}} on stderr. */
 void hookd_fail(const char *code, const char *fmt, ...)
@@ -13,6 +16,9 @@ void hookd_fail(const char *code, const char *fmt, ...)
 
 /* Prints a JSON value on stdout and releases it. */
 void hookd_print_json(json_t *v);
+
+/* seconds: CLOCK_REALTIME for what is stored, CLOCK_MONOTONIC to wait */
+double hookd_clock(clockid_t clock);
 
 /* Blocking connection, for the CLI only. NULL after printing why. */
 PGconn *hookd_connect(const char *conninfo);

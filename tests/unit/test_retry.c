@@ -131,6 +131,32 @@ honours_retry_after_within_the_cap(void **state)
 }
 
 
+/* the endpoint's retry_policy column: what it leaves out is the default */
+static void
+parses_a_policy_over_the_defaults(void **state)
+{
+    hookd_retry_policy_t  p;
+
+    hookd_retry_policy_parse("{\"strategy\": \"constant\", "
+                             "\"base_seconds\": 2.5, \"max_attempts\": 3}", &p);
+    assert_int_equal(p.exponential, 0);
+    assert_true(p.base == 2.5);
+    assert_int_equal(p.max_attempts, 3);
+    assert_true(p.cap == hookd_default_policy.cap);
+    assert_true(p.max_age == hookd_default_policy.max_age);
+
+    /* wrong types and other JSON leave the defaults */
+    hookd_retry_policy_parse("{\"base_seconds\": \"10\", "
+                             "\"max_attempts\": 2.5}", &p);
+    assert_true(p.base == hookd_default_policy.base);
+    assert_int_equal(p.max_attempts, hookd_default_policy.max_attempts);
+    hookd_retry_policy_parse("[1]", &p);
+    assert_int_equal(p.exponential, 1);
+    hookd_retry_policy_parse("not json", &p);
+    assert_true(p.cap == hookd_default_policy.cap);
+}
+
+
 int
 main(void)
 {
@@ -140,6 +166,7 @@ main(void)
         cmocka_unit_test(backs_off_exponentially_with_jitter_and_a_cap),
         cmocka_unit_test(gives_up_on_budget_age_and_final_errors),
         cmocka_unit_test(honours_retry_after_within_the_cap),
+        cmocka_unit_test(parses_a_policy_over_the_defaults),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,373 @@
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <openssl/crypto.h>
+
+#include "attempt.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "sign.h"
+#include "ssrf.h"
+#include "util.h"
+
+
+#define HOOKD_RESPONSE_KEEP  4096
+
+
+struct hookd_attempts_s {
+    const hookd_config_t  *conf;
+    const unsigned char   *master;
+    hookd_http_t          *http;
+    hookd_outcome_pt       outcome;
+    void                  *data;
+    int                    running;
+};
+
+typedef struct {
+    hookd_attempts_t      *attempts;
+    hookd_delivery_t      *delivery;
+    CURL                  *easy;
+    struct curl_slist     *headers;
+    double                 started;        /* epoch seconds */
+    double                 retry_after;
+    int                    refused;
+    char                   refused_addr[64];
+    /* grown as bytes come, up to HOOKD_RESPONSE_KEEP: most answers are a
+       few bytes, and 10 000 transfers in flight should not hold 40 MB */
+    char                  *response;
+    size_t                 response_len;
+    char                   errbuf[CURL_ERROR_SIZE];
+} hookd_transfer_t;
+
+
+static size_t hookd_on_body(char *ptr, size_t size, size_t nmemb,
+    void *userdata);
+static size_t hookd_on_header(char *buf, size_t size, size_t nitems,
+    void *userdata);
+static curl_socket_t hookd_on_open_socket(void *clientp,
+    curlsocktype purpose, struct curl_sockaddr *addr);
+static void hookd_transfer_free(hookd_transfer_t *t);
+static void hookd_report(hookd_transfer_t *t, long status, const char *error,
+    hookd_class_e cls);
+static void hookd_transfer_done(CURL *easy, CURLcode result, void *data);
+static void hookd_not_sent(hookd_transfer_t *t, const char *why,
+    hookd_class_e cls);
+
+
+hookd_attempts_t *
+hookd_attempts_new(struct ev_loop *loop, const hookd_config_t *conf,
+    const unsigned char *master, hookd_outcome_pt outcome, void *data)
+{
+    hookd_attempts_t  *a;
+
+    a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        return NULL;
+    }
+
+    a->conf = conf;
+    a->master = master;
+    a->outcome = outcome;
+    a->data = data;
+    a->http = hookd_http_new(loop, hookd_transfer_done, a);
+
+    if (a->http == NULL) {
+        free(a);
+        return NULL;
+    }
+
+    return a;
+}
+
+
+void
+hookd_attempts_free(hookd_attempts_t *a)
+{
+    if (a) {
+        hookd_http_free(a->http);
+        free(a);
+    }
+}
+
+
+int
+hookd_attempts_running(const hookd_attempts_t *a)
+{
+    return a->running;
+}
+
+
+void
+hookd_attempts_keep(hookd_attempts_t *a, long connections)
+{
+    hookd_http_keep(a->http, connections);
+}
+
+
+static size_t
+hookd_on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    char               *grown;
+    size_t              len = size * nmemb, room;
+    hookd_transfer_t   *t = userdata;
+
+    /* keep the first 4 KiB, read and drop the rest */
+    room = HOOKD_RESPONSE_KEEP - t->response_len;
+    if (room > len) {
+        room = len;
+    }
+
+    if (room > 0) {
+        grown = realloc(t->response, t->response_len + room);
+        if (grown == NULL) {
+            return len;
+        }
+
+        t->response = grown;
+        memcpy(t->response + t->response_len, ptr, room);
+        t->response_len += room;
+    }
+
+    return len;
+}
+
+
+static size_t
+hookd_on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    char               value[128];
+    size_t             len = size * nitems, n;
+    time_t             when;
+    hookd_transfer_t  *t = userdata;
+
+    if (len > 12 && strncasecmp(buf, "retry-after:", 12) == 0) {
+        n = len - 12 < sizeof(value) - 1 ? len - 12 : sizeof(value) - 1;
+        memcpy(value, buf + 12, n);
+        value[n] = '\0';
+
+        if (strspn(value, " 0123456789\r\n") == n) {
+            t->retry_after = atof(value);
+        } else if ((when = curl_getdate(value, NULL)) != -1) {
+            t->retry_after = difftime(when, time(NULL));
+        }
+    }
+
+    return len;
+}
+
+
+/* The SSRF guard judges the address curl is about to connect to. */
+static curl_socket_t
+hookd_on_open_socket(void *clientp, curlsocktype purpose,
+    struct curl_sockaddr *addr)
+{
+    hookd_transfer_t      *t = clientp;
+    const hookd_config_t  *c = t->attempts->conf;
+    const void            *ip;
+
+    if (purpose == CURLSOCKTYPE_IPCXN && !c->allow_private_networks
+        && !hookd_address_allowed(&addr->addr, c->allow, (size_t) c->nallow))
+    {
+        ip = addr->family == AF_INET6
+             ? (const void *) &((struct sockaddr_in6 *) &addr->addr)->sin6_addr
+             : (const void *) &((struct sockaddr_in *) &addr->addr)->sin_addr;
+        inet_ntop(addr->family, ip, t->refused_addr, sizeof(t->refused_addr));
+        t->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
+
+static void
+hookd_transfer_free(hookd_transfer_t *t)
+{
+    if (t->easy) {
+        curl_easy_cleanup(t->easy);
+    }
+
+    curl_slist_free_all(t->headers);
+    free(t->response);
+    hookd_delivery_free(t->delivery);
+    free(t);
+}
+
+
+/* the attempt is over: its outcome goes to the loop, its slot is free */
+static void
+hookd_report(hookd_transfer_t *t, long status, const char *error,
+    hookd_class_e cls)
+{
+    double             elapsed;
+    hookd_outcome_t    o;
+    hookd_delivery_t  *dl = t->delivery;
+    hookd_attempts_t  *a = t->attempts;
+
+    elapsed = hookd_clock(CLOCK_REALTIME) - t->started;
+
+    memset(&o, 0, sizeof(o));
+    o.delivery = dl;
+    o.started_at = t->started;
+    o.duration_ms = (int) (elapsed * 1000);
+    o.status_code = status;
+    o.error = error;
+    o.error_class = cls;
+    o.response_body = t->response;
+    o.response_len = t->response_len;
+    o.endpoint_gone = status == 410;
+    o.retry_in = hookd_next_delay(&dl->policy, dl->attempt_number,
+                                  dl->age_seconds, cls,
+                                  (status == 429 || status == 503)
+                                  ? t->retry_after : 0, hookd_jitter());
+
+    hookd_log(cls == HOOKD_SUCCEEDED ? HOOKD_LOG_DEBUG : HOOKD_LOG_INFO,
+              "attempt delivery=%s attempt=%d status=%ld class=%s next=%.1f%s%s",
+              dl->id, dl->attempt_number, status, hookd_class_name(cls),
+              o.retry_in, error ? " error=" : "", error ? error : "");
+
+    hookd_metrics_attempt(cls, elapsed, o.retry_in < 0);
+
+    a->running--;
+    hookd_metrics.in_flight = a->running;
+    a->outcome(a->data, &o);
+
+    hookd_transfer_free(t);
+}
+
+
+static void
+hookd_transfer_done(CURL *easy, CURLcode result, void *data)
+{
+    long               status;
+    char               error[512];
+    const char        *why;
+    hookd_transfer_t  *t;
+    hookd_class_e      cls;
+    char              *location;
+
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &t);
+
+    status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+
+    cls = hookd_classify(result, status, t->refused && result != CURLE_OK);
+    why = NULL;
+
+    if (t->refused && result != CURLE_OK) {
+        snprintf(error, sizeof(error), "address %s refused by the SSRF guard "
+                 "(allow it with allow_network in hookd.conf)",
+                 t->refused_addr);
+        why = error;
+
+    } else if (result != CURLE_OK) {
+        snprintf(error, sizeof(error), "%s%s%s", curl_easy_strerror(result),
+                 t->errbuf[0] ? ": " : "", t->errbuf);
+        why = error;
+
+    } else if (status >= 300 && status < 400) {
+        location = NULL;
+        curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &location);
+        snprintf(error, sizeof(error), "redirect (HTTP %ld) to %s not followed",
+                 status, location ? location : "nowhere");
+        why = error;
+    }
+
+    hookd_report(t, status, why, cls);
+}
+
+
+/* an attempt that failed before any request */
+static void
+hookd_not_sent(hookd_transfer_t *t, const char *why, hookd_class_e cls)
+{
+    hookd_report(t, 0, why, cls);
+}
+
+
+void
+hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
+{
+    int                   nkeys;
+    char                  sigs[HOOKD_SIGNATURES_LEN + 1];
+    long long             ts;
+    hookd_transfer_t     *t;
+    hookd_signing_key_t   keys[HOOKD_MAX_SIGNATURES];
+    CURL                 *e;
+
+    t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        hookd_delivery_free(dl);     /* its lease expires: claimed again */
+        return;
+    }
+
+    t->attempts = a;
+    t->delivery = dl;
+    t->started = hookd_clock(CLOCK_REALTIME);
+    ts = (long long) t->started;
+
+    a->running++;
+    hookd_metrics.in_flight = a->running;
+
+    nkeys = hookd_sign_open_secrets(a->master, dl->secrets, ts, keys);
+
+    if (nkeys == 0
+        || hookd_sign_all(keys, nkeys, dl->event_id, ts, dl->body,
+                          strlen(dl->body), sigs) != 0)
+    {
+        OPENSSL_cleanse(keys, sizeof(keys));
+        /* nothing is ever sent unsigned */
+        hookd_not_sent(t, "no signing secret of this endpoint could be "
+                       "opened: is secret_key_file the key it was sealed "
+                       "with?", HOOKD_RETRYABLE);
+        return;
+    }
+
+    OPENSSL_cleanse(keys, sizeof(keys));
+
+    t->headers = hookd_sign_headers(dl->event_id, ts, sigs);
+    e = t->easy = curl_easy_init();
+
+    if (e == NULL || t->headers == NULL) {
+        hookd_not_sent(t, "out of memory", HOOKD_UNKNOWN);
+        return;
+    }
+
+    curl_easy_setopt(e, CURLOPT_URL, dl->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, dl->body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) strlen(dl->body));
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, dl->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* proxies only as configured, never from the environment */
+    curl_easy_setopt(e, CURLOPT_PROXY, a->conf->proxy);
+    if (a->conf->ca_file[0]) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, a->conf->ca_file);
+    }
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, hookd_on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, hookd_on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, hookd_on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    /* Debian 12's libcurl cannot reuse cleartext HTTP/2 connections */
+    if (strncasecmp(dl->url, "http:", 5) == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    }
+
+    if (hookd_http_start(a->http, e) != 0) {
+        hookd_not_sent(t, "cannot start the transfer", HOOKD_UNKNOWN);
+    }
+}
