@@ -24,8 +24,6 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_hookd_ingest_authorized(ngx_http_request_t *r);
-static ngx_table_elt_t *ngx_http_hookd_find_header(ngx_http_request_t *r,
-    const char *name, size_t len);
 static ngx_http_hookd_key_entry_t *ngx_http_hookd_key_cache_get(
     const u_char *hash);
 static void ngx_http_hookd_key_cache_put(ngx_http_request_t *r,
@@ -194,122 +192,6 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-ngx_int_t
-ngx_http_hookd_reply(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message)
-{
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    return ngx_http_hookd_send_error(r, status, code, message);
-}
-
-
-ngx_int_t
-ngx_http_hookd_get_key(ngx_http_request_t *r, ngx_str_t *key)
-{
-    ngx_str_t         v;
-    ngx_table_elt_t  *h;
-
-    if (r->headers_in.authorization) {
-        v = r->headers_in.authorization->value;
-
-        if (v.len <= sizeof("Bearer ") - 1
-            || ngx_strncasecmp(v.data, (u_char *) "Bearer ",
-                               sizeof("Bearer ") - 1) != 0)
-        {
-            return NGX_DECLINED;
-        }
-
-        v.data += sizeof("Bearer ") - 1;
-        v.len -= sizeof("Bearer ") - 1;
-
-        while (v.len && v.data[0] == ' ') {
-            v.data++;
-            v.len--;
-        }
-
-    } else {
-        h = ngx_http_hookd_find_header(r, "x-api-key", sizeof("x-api-key") - 1);
-        if (h == NULL) {
-            return NGX_DECLINED;
-        }
-
-        v = h->value;
-    }
-
-    if (!hookd_key_well_formed((char *) v.data, v.len)) {
-        return NGX_DECLINED;
-    }
-
-    *key = v;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_hookd_json_content_type(ngx_http_request_t *r)
-{
-    ngx_str_t  *ct;
-
-    if (r->headers_in.content_type == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ct = &r->headers_in.content_type->value;
-
-    if (ct->len < sizeof("application/json") - 1
-        || ngx_strncasecmp(ct->data, (u_char *) "application/json",
-                           sizeof("application/json") - 1) != 0)
-    {
-        return NGX_DECLINED;
-    }
-
-    if (ct->len > sizeof("application/json") - 1
-        && ct->data[sizeof("application/json") - 1] != ';'
-        && ct->data[sizeof("application/json") - 1] != ' ')
-    {
-        return NGX_DECLINED;
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_table_elt_t *
-ngx_http_hookd_find_header(ngx_http_request_t *r, const char *name,
-    size_t len)
-{
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NULL;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, (u_char *) name, len) == 0)
-        {
-            return &h[i];
-        }
-    }
 }
 
 
@@ -513,55 +395,6 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
 }
 
 
-ngx_int_t
-ngx_http_hookd_body_flatten(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char       *p;
-    size_t        len;
-    ngx_chain_t  *cl;
-
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        ngx_str_set(body, "");
-        return NGX_OK;
-    }
-
-    len = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        if (cl->buf->in_file) {
-            /* hookd_max_payload sizes the body buffer: never reached */
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "hookd: request body was buffered to a file");
-            return NGX_ERROR;
-        }
-
-        len += cl->buf->last - cl->buf->pos;
-    }
-
-    cl = r->request_body->bufs;
-
-    if (cl->next == NULL) {
-        body->data = cl->buf->pos;
-        body->len = len;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, len);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-    body->len = len;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
-    }
-
-    return NGX_OK;
-}
-
-
 static void
 ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row)
@@ -649,33 +482,4 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
 
     status = ngx_http_hookd_send_json(r, NGX_HTTP_ACCEPTED, json, p - json);
     ngx_http_hookd_job_finalize(r, status);
-}
-
-
-/* Finalizes from the PostgreSQL connection's event, not the request's. */
-void
-ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc)
-{
-    ngx_connection_t  *c = r->connection;
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
-}
-
-
-ngx_int_t
-ngx_http_hookd_unavailable(ngx_http_request_t *r, const char *message)
-{
-    ngx_str_t  retry;
-
-    ngx_str_set(&retry, "1");
-
-    if (ngx_http_hookd_add_header(r, "Retry-After", &retry) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return ngx_http_hookd_reply(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-               "unavailable", message ? message
-               : "the event store is unreachable; retry after Retry-After "
-                 "seconds");
 }

@@ -103,40 +103,47 @@ typedef struct {
 extern ngx_module_t  ngx_http_hookd_module;
 
 
-/* ngx_http_hookd_module.c */
-ngx_int_t ngx_http_hookd_send_error(ngx_http_request_t *r, ngx_uint_t status,
-    const char *code, const char *message);
-ngx_int_t ngx_http_hookd_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    u_char *json, size_t len);
-ngx_int_t ngx_http_hookd_add_header(ngx_http_request_t *r, const char *name,
-    ngx_str_t *value);
+/* ngx_http_hookd_request.c */
 ngx_http_hookd_ctx_t *ngx_http_hookd_get_ctx(ngx_http_request_t *r);
 size_t ngx_http_hookd_json_escape(u_char *dst, const u_char *src, size_t len);
-
-/* ngx_http_hookd_pg.c */
-ngx_int_t ngx_http_hookd_pool_init(ngx_cycle_t *cycle,
-    ngx_http_hookd_main_conf_t *hmcf);
-void ngx_http_hookd_pool_done(ngx_http_hookd_pool_t *pool);
-ngx_int_t ngx_http_hookd_pool_post(ngx_http_hookd_pool_t *pool,
-    ngx_http_hookd_job_t *job);
-char *ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
-
-/* ngx_http_hookd_ingest.c */
-ngx_int_t ngx_http_hookd_ingest_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle);
-/* the API key of Authorization: Bearer or X-API-Key, if well formed */
-ngx_int_t ngx_http_hookd_get_key(ngx_http_request_t *r, ngx_str_t *key);
-ngx_int_t ngx_http_hookd_json_content_type(ngx_http_request_t *r);
-ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
-    ngx_str_t *body);
+/* {"error": {"code": code, "message": message}} */
+u_char *ngx_http_hookd_error_json(ngx_pool_t *pool, const char *code,
+    const char *message, size_t *len);
+ngx_int_t ngx_http_hookd_add_header(ngx_http_request_t *r, const char *name,
+    ngx_str_t *value);
+ngx_int_t ngx_http_hookd_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *json, size_t len);
+ngx_int_t ngx_http_hookd_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
 /* an error answer that also discards the request body */
 ngx_int_t ngx_http_hookd_reply(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 /* 503 with Retry-After */
 ngx_int_t ngx_http_hookd_unavailable(ngx_http_request_t *r,
     const char *message);
+/* the API key of Authorization: Bearer or X-API-Key, if well formed */
+ngx_int_t ngx_http_hookd_get_key(ngx_http_request_t *r, ngx_str_t *key);
+ngx_table_elt_t *ngx_http_hookd_find_header(ngx_http_request_t *r,
+    const char *name, size_t len);
+ngx_int_t ngx_http_hookd_json_content_type(ngx_http_request_t *r);
+ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
+    ngx_str_t *body);
 /* finalizes from the PostgreSQL connection's event, not the request's */
 void ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc);
+
+/* ngx_http_hookd_pool.c */
+ngx_int_t ngx_http_hookd_pool_init(ngx_cycle_t *cycle,
+    ngx_http_hookd_main_conf_t *hmcf);
+void ngx_http_hookd_pool_done(ngx_http_hookd_pool_t *pool);
+ngx_int_t ngx_http_hookd_pool_post(ngx_http_hookd_pool_t *pool,
+    ngx_http_hookd_job_t *job);
+
+/* ngx_http_hookd_conninfo.c */
+char *ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
+
+/* ngx_http_hookd_ingest.c */
+ngx_int_t ngx_http_hookd_ingest_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle);
 
 /* ngx_http_hookd_admin.c */
 ngx_int_t ngx_http_hookd_admin_handler(ngx_http_request_t *r);

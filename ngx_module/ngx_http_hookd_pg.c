@@ -1,81 +1,14 @@
 /*
- * A pool of non-blocking libpq connections per nginx worker, driven by the
- * worker's event loop. Each connection is a small state machine:
+ * One PostgreSQL connection of the pool (ngx_http_hookd_pool.c): libpq
+ * non-blocking, driven by the worker's event loop, as a small state
+ * machine:
  *
  *   DOWN -(timer)-> CONNECTING -(PQconnectPoll ok)-> PREPARING -> IDLE
  *   IDLE -(jobs queued)-> BUSY -(all results read)-> IDLE
  *   any -(error, timeout, server gone)-> DOWN, with a growing back-off
- *
- * Jobs wait in per-statement queues. An idle connection takes one key
- * lookup, or one admin request, or up to hookd_batch_size ingest items at
- * once, so that the events of concurrent requests commit in one
- * transaction. A worker keeps one ingest batch in flight and lets the next
- * one grow meanwhile; a second starts only when a full batch is already
- * waiting. Fewer, larger commits
- * are what makes durable ingest faster than one insert per transaction.
  */
 
-#include <netdb.h>
-#include <arpa/inet.h>
-
-#include "ngx_http_hookd_module.h"
-
-
-#define NGX_HTTP_HOOKD_BACKOFF_MIN   50
-#define NGX_HTTP_HOOKD_BACKOFF_MAX   1000
-#define NGX_HTTP_HOOKD_MAX_QUEUED    65536
-#define NGX_HTTP_HOOKD_BATCH_BYTES   (8 * 1024 * 1024)
-
-/*
- * As hookd's connections do (worker/store.c, docs/architecture.md): plans
- * made on near-empty tables read a whole table per row once they grow, so
- * each connection drops its plans this often, before its next statement.
- */
-#define NGX_HTTP_HOOKD_REPLAN_INTERVAL  10000
-
-
-typedef enum {
-    NGX_HTTP_HOOKD_PG_DOWN = 0,
-    NGX_HTTP_HOOKD_PG_CONNECTING,
-    NGX_HTTP_HOOKD_PG_PREPARING,
-    NGX_HTTP_HOOKD_PG_IDLE,
-    NGX_HTTP_HOOKD_PG_BUSY
-} ngx_http_hookd_pg_state_e;
-
-
-typedef struct {
-    ngx_http_hookd_pool_t          *pool;
-    PGconn                         *pg;
-    ngx_connection_t               *c;
-    ngx_http_hookd_pg_state_e       state;
-    ConnStatusType                  conn_status;   /* while connecting */
-    ngx_queue_t                     jobs;          /* sent, awaiting rows */
-    ngx_http_hookd_stmt_e           stmt;          /* of those jobs */
-    PGresult                       *res;
-    ngx_http_hookd_job_rc_e         failure;
-    /* reconnect while DOWN, otherwise the connect or statement timeout */
-    ngx_event_t                     timer;
-    ngx_msec_t                      backoff;
-    ngx_msec_t                      planned_at;
-    unsigned                        flushing:1;
-    unsigned                        replanning:1;  /* DISCARD PLANS sent */
-} ngx_http_hookd_pg_t;
-
-
-struct ngx_http_hookd_pool_s {
-    ngx_http_hookd_main_conf_t     *hmcf;
-    ngx_log_t                      *log;
-    ngx_http_hookd_pg_t            *conns;
-    ngx_uint_t                      nconns;
-    ngx_queue_t                     queue[NGX_HTTP_HOOKD_NSTMTS];
-    ngx_uint_t                      nqueued[NGX_HTTP_HOOKD_NSTMTS];
-    ngx_uint_t                      queued;
-    ngx_uint_t                      ingesting;     /* batches in flight */
-    /* fails jobs that waited db_timeout for a connection */
-    ngx_event_t                     guard;
-    u_char                         *buf;
-    size_t                          buf_size;
-};
+#include "ngx_http_hookd_pool.h"
 
 
 static void ngx_http_hookd_pg_connect(ngx_http_hookd_pg_t *pc);
@@ -90,262 +23,41 @@ static void ngx_http_hookd_pg_read(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_done(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc,
     ngx_http_hookd_job_rc_e rc);
-static void ngx_http_hookd_pg_complete(ngx_queue_t *jobs,
-    ngx_http_hookd_job_rc_e rc, PGresult *res);
-static void ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc);
-static ngx_int_t ngx_http_hookd_pg_send_ingest(ngx_http_hookd_pg_t *pc);
-static void ngx_http_hookd_pool_dispatch(ngx_http_hookd_pool_t *pool);
-static ngx_uint_t ngx_http_hookd_pool_alive(ngx_http_hookd_pool_t *pool);
-static void ngx_http_hookd_pool_fail_queued(ngx_http_hookd_pool_t *pool,
-    ngx_msec_t older_than);
-static void ngx_http_hookd_pool_guard(ngx_event_t *ev);
-static void ngx_http_hookd_pool_arm_guard(ngx_http_hookd_pool_t *pool);
 
 
-static const char  ngx_http_hookd_prepare_sql[] =
-    "PREPARE hookd_key_lookup (bytea) AS"
-    " SELECT * FROM hookd.key_lookup($1);"
-    "PREPARE hookd_ingest (jsonb) AS"
-    " SELECT * FROM hookd.ingest($1);"
-    "PREPARE hookd_admin (jsonb) AS"
-    " SELECT * FROM hookd.admin($1)";
-
-static const char  *ngx_http_hookd_stmt_names[NGX_HTTP_HOOKD_NSTMTS] = {
-    "hookd_key_lookup",
-    "hookd_ingest",
-    "hookd_admin"
-};
-
-
-ngx_int_t
-ngx_http_hookd_pool_init(ngx_cycle_t *cycle, ngx_http_hookd_main_conf_t *hmcf)
+void
+ngx_http_hookd_pg_init(ngx_http_hookd_pg_t *pc, ngx_http_hookd_pool_t *pool,
+    ngx_log_t *log)
 {
-    ngx_uint_t              i;
-    ngx_http_hookd_pg_t    *pc;
-    ngx_http_hookd_pool_t  *pool;
+    pc->pool = pool;
+    pc->backoff = NGX_HTTP_HOOKD_BACKOFF_MIN;
+    ngx_queue_init(&pc->jobs);
 
-    pool = ngx_pcalloc(cycle->pool, sizeof(ngx_http_hookd_pool_t));
-    if (pool == NULL) {
-        return NGX_ERROR;
-    }
+    pc->timer.handler = ngx_http_hookd_pg_timer;
+    pc->timer.data = pc;
+    pc->timer.log = log;
 
-    pool->conns = ngx_pcalloc(cycle->pool,
-                              hmcf->pool_size * sizeof(ngx_http_hookd_pg_t));
-    if (pool->conns == NULL) {
-        return NGX_ERROR;
-    }
-
-    pool->hmcf = hmcf;
-    pool->log = cycle->log;
-    pool->nconns = hmcf->pool_size;
-
-    for (i = 0; i < NGX_HTTP_HOOKD_NSTMTS; i++) {
-        ngx_queue_init(&pool->queue[i]);
-    }
-
-    pool->guard.handler = ngx_http_hookd_pool_guard;
-    pool->guard.data = pool;
-    pool->guard.log = cycle->log;
-
-    hmcf->pool = pool;
-
-    for (i = 0; i < pool->nconns; i++) {
-        pc = &pool->conns[i];
-        pc->pool = pool;
-        pc->backoff = NGX_HTTP_HOOKD_BACKOFF_MIN;
-        ngx_queue_init(&pc->jobs);
-
-        pc->timer.handler = ngx_http_hookd_pg_timer;
-        pc->timer.data = pc;
-        pc->timer.log = cycle->log;
-
-        ngx_http_hookd_pg_connect(pc);
-    }
-
-    return NGX_OK;
+    ngx_http_hookd_pg_connect(pc);
 }
 
 
 void
-ngx_http_hookd_pool_done(ngx_http_hookd_pool_t *pool)
+ngx_http_hookd_pg_close(ngx_http_hookd_pg_t *pc)
 {
-    ngx_uint_t            i;
-    ngx_http_hookd_pg_t  *pc;
-
-    if (pool->guard.timer_set) {
-        ngx_del_timer(&pool->guard);
+    if (pc->timer.timer_set) {
+        ngx_del_timer(&pc->timer);
     }
 
-    for (i = 0; i < pool->nconns; i++) {
-        pc = &pool->conns[i];
+    ngx_http_hookd_pg_unbind(pc);
 
-        if (pc->timer.timer_set) {
-            ngx_del_timer(&pc->timer);
-        }
-
-        ngx_http_hookd_pg_unbind(pc);
-
-        if (pc->res) {
-            PQclear(pc->res);
-            pc->res = NULL;
-        }
-
-        if (pc->pg) {
-            PQfinish(pc->pg);
-            pc->pg = NULL;
-        }
+    if (pc->res) {
+        PQclear(pc->res);
+        pc->res = NULL;
     }
 
-    if (pool->buf) {
-        ngx_free(pool->buf);
-        pool->buf = NULL;
-    }
-}
-
-
-ngx_int_t
-ngx_http_hookd_pool_post(ngx_http_hookd_pool_t *pool,
-    ngx_http_hookd_job_t *job)
-{
-    if (pool == NULL || !ngx_http_hookd_pool_alive(pool)
-        || pool->queued >= NGX_HTTP_HOOKD_MAX_QUEUED)
-    {
-        return NGX_DECLINED;
-    }
-
-    job->queued_at = ngx_current_msec;
-    ngx_queue_insert_tail(&pool->queue[job->stmt], &job->queue);
-    pool->nqueued[job->stmt]++;
-    pool->queued++;
-
-    ngx_http_hookd_pool_dispatch(pool);
-
-    if (pool->queued) {
-        ngx_http_hookd_pool_arm_guard(pool);
-    }
-
-    return NGX_OK;
-}
-
-
-static ngx_uint_t
-ngx_http_hookd_pool_alive(ngx_http_hookd_pool_t *pool)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < pool->nconns; i++) {
-        if (pool->conns[i].state != NGX_HTTP_HOOKD_PG_DOWN) {
-            return 1;
-        }
-    }
-
-    return 0;
-}
-
-
-static void
-ngx_http_hookd_pool_dispatch(ngx_http_hookd_pool_t *pool)
-{
-    ngx_uint_t            i;
-    ngx_http_hookd_pg_t  *pc;
-
-    for (i = 0; i < pool->nconns && pool->queued; i++) {
-        pc = &pool->conns[i];
-
-        if (pc->state != NGX_HTTP_HOOKD_PG_IDLE) {
-            continue;
-        }
-
-        if (pool->nqueued[NGX_HTTP_HOOKD_STMT_KEY_LOOKUP] == 0
-            && pool->nqueued[NGX_HTTP_HOOKD_STMT_ADMIN] == 0
-            && pool->ingesting > 0
-            && pool->nqueued[NGX_HTTP_HOOKD_STMT_INGEST]
-               < pool->hmcf->batch_size)
-        {
-            return;
-        }
-
-        ngx_http_hookd_pg_send(pc);
-    }
-}
-
-
-static void
-ngx_http_hookd_pool_arm_guard(ngx_http_hookd_pool_t *pool)
-{
-    ngx_uint_t             i;
-    ngx_msec_t             oldest;
-    ngx_msec_int_t         wait;
-    ngx_http_hookd_job_t  *job;
-
-    if (pool->guard.timer_set || pool->queued == 0) {
-        return;
-    }
-
-    oldest = ngx_current_msec;
-
-    for (i = 0; i < NGX_HTTP_HOOKD_NSTMTS; i++) {
-        if (!ngx_queue_empty(&pool->queue[i])) {
-            job = ngx_queue_data(ngx_queue_head(&pool->queue[i]),
-                                 ngx_http_hookd_job_t, queue);
-            if ((ngx_msec_int_t) (job->queued_at - oldest) < 0) {
-                oldest = job->queued_at;
-            }
-        }
-    }
-
-    wait = (ngx_msec_int_t) (oldest + pool->hmcf->db_timeout
-                             - ngx_current_msec);
-
-    /* queued requests keep a worker that is shutting down alive */
-    pool->guard.cancelable = 0;
-    ngx_add_timer(&pool->guard, wait > 0 ? (ngx_msec_t) wait : 1);
-}
-
-
-static void
-ngx_http_hookd_pool_guard(ngx_event_t *ev)
-{
-    ngx_http_hookd_pool_t  *pool = ev->data;
-
-    ngx_http_hookd_pool_fail_queued(pool, pool->hmcf->db_timeout);
-    ngx_http_hookd_pool_arm_guard(pool);
-}
-
-
-/* Fails the queued jobs that have waited at least older_than. */
-static void
-ngx_http_hookd_pool_fail_queued(ngx_http_hookd_pool_t *pool,
-    ngx_msec_t older_than)
-{
-    ngx_uint_t             i;
-    ngx_queue_t            failed, *q;
-    ngx_http_hookd_job_t  *job;
-
-    ngx_queue_init(&failed);
-
-    for (i = 0; i < NGX_HTTP_HOOKD_NSTMTS; i++) {
-        while (!ngx_queue_empty(&pool->queue[i])) {
-            q = ngx_queue_head(&pool->queue[i]);
-            job = ngx_queue_data(q, ngx_http_hookd_job_t, queue);
-
-            if (ngx_current_msec - job->queued_at < older_than) {
-                break;
-            }
-
-            ngx_queue_remove(q);
-            ngx_queue_insert_tail(&failed, q);
-            pool->nqueued[i]--;
-            pool->queued--;
-        }
-    }
-
-    if (!ngx_queue_empty(&failed)) {
-        ngx_log_error(NGX_LOG_WARN, pool->log, 0,
-                      "hookd: PostgreSQL unavailable, failing queued "
-                      "requests");
-        ngx_http_hookd_pg_complete(&failed, NGX_HTTP_HOOKD_JOB_UNAVAILABLE,
-                                   NULL);
+    if (pc->pg) {
+        PQfinish(pc->pg);
+        pc->pg = NULL;
     }
 }
 
@@ -781,48 +493,13 @@ ngx_http_hookd_pg_done(ngx_http_hookd_pg_t *pc)
 
     pc->state = NGX_HTTP_HOOKD_PG_IDLE;
 
-    ngx_http_hookd_pg_complete(&jobs, failure, res);
+    ngx_http_hookd_pool_complete(&jobs, failure, res);
 
     if (res) {
         PQclear(res);
     }
 
     ngx_http_hookd_pool_dispatch(pc->pool);
-}
-
-
-static void
-ngx_http_hookd_pg_complete(ngx_queue_t *jobs, ngx_http_hookd_job_rc_e rc,
-    PGresult *res)
-{
-    int                    row, rows;
-    ngx_queue_t           *q;
-    ngx_http_hookd_job_t  *job;
-
-    rows = (rc == NGX_HTTP_HOOKD_JOB_OK && res) ? PQntuples(res) : 0;
-    row = 0;
-
-    while (!ngx_queue_empty(jobs)) {
-        q = ngx_queue_head(jobs);
-        ngx_queue_remove(q);
-        job = ngx_queue_data(q, ngx_http_hookd_job_t, queue);
-
-        if (rc != NGX_HTTP_HOOKD_JOB_OK) {
-            job->handler(job, rc, NULL, -1);
-
-        } else if (row < rows) {
-            job->handler(job, NGX_HTTP_HOOKD_JOB_OK, res, row);
-
-        } else if (job->stmt == NGX_HTTP_HOOKD_STMT_KEY_LOOKUP) {
-            /* no row: an unknown key */
-            job->handler(job, NGX_HTTP_HOOKD_JOB_OK, res, -1);
-
-        } else {
-            job->handler(job, NGX_HTTP_HOOKD_JOB_FAILED, NULL, -1);
-        }
-
-        row++;
-    }
 }
 
 
@@ -870,7 +547,7 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
         ngx_queue_init(&pc->jobs);
     }
 
-    ngx_http_hookd_pg_complete(&jobs, rc, NULL);
+    ngx_http_hookd_pool_complete(&jobs, rc, NULL);
 
     /* with no connection left, waiting helps nobody: answer now */
     if (!ngx_http_hookd_pool_alive(pool)) {
@@ -879,7 +556,7 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
 }
 
 
-static void
+void
 ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
 {
     int                    ok;
@@ -926,7 +603,7 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
     } else {
         pc->stmt = NGX_HTTP_HOOKD_STMT_INGEST;
         pool->ingesting++;
-        ok = (ngx_http_hookd_pg_send_ingest(pc) == NGX_OK);
+        ok = (ngx_http_hookd_pool_send_batch(pool, pc) == NGX_OK);
     }
 
     if (!ok) {
@@ -944,231 +621,4 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
     ngx_add_timer(&pc->timer, pool->hmcf->db_timeout);
 
     ngx_http_hookd_pg_flush(pc);
-}
-
-
-/* One jsonb parameter: the JSON array of up to batch_size queued items. */
-static ngx_int_t
-ngx_http_hookd_pg_send_ingest(ngx_http_hookd_pg_t *pc)
-{
-    u_char                 *p, *buf;
-    size_t                  need;
-    ngx_uint_t              n;
-    ngx_queue_t            *q, *queue;
-    const char             *value;
-    ngx_http_hookd_job_t   *job;
-    ngx_http_hookd_pool_t  *pool = pc->pool;
-
-    queue = &pool->queue[NGX_HTTP_HOOKD_STMT_INGEST];
-
-    need = 2;
-    n = 0;
-
-    for (q = ngx_queue_head(queue);
-         q != ngx_queue_sentinel(queue) && n < pool->hmcf->batch_size;
-         q = ngx_queue_next(q))
-    {
-        job = ngx_queue_data(q, ngx_http_hookd_job_t, queue);
-
-        if (n > 0 && need + job->param.len + 1 > NGX_HTTP_HOOKD_BATCH_BYTES) {
-            break;
-        }
-
-        need += job->param.len + 1;
-        n++;
-    }
-
-    if (need + 1 > pool->buf_size) {
-        buf = ngx_alloc(ngx_max(need + 1, 64 * 1024), pool->log);
-        if (buf == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (pool->buf) {
-            ngx_free(pool->buf);
-        }
-
-        pool->buf = buf;
-        pool->buf_size = ngx_max(need + 1, 64 * 1024);
-    }
-
-    p = pool->buf;
-    *p++ = '[';
-
-    while (n--) {
-        q = ngx_queue_head(queue);
-        ngx_queue_remove(q);
-        pool->nqueued[NGX_HTTP_HOOKD_STMT_INGEST]--;
-        pool->queued--;
-        ngx_queue_insert_tail(&pc->jobs, q);
-
-        job = ngx_queue_data(q, ngx_http_hookd_job_t, queue);
-
-        if (p != pool->buf + 1) {
-            *p++ = ',';
-        }
-
-        p = ngx_cpymem(p, job->param.data, job->param.len);
-    }
-
-    *p++ = ']';
-    *p = '\0';
-
-    value = (const char *) pool->buf;
-
-    /* libpq copies the parameter into its output buffer: buf is reusable */
-    return PQsendQueryPrepared(pc->pg,
-                   ngx_http_hookd_stmt_names[NGX_HTTP_HOOKD_STMT_INGEST],
-                   1, &value, NULL, NULL, 0)
-           ? NGX_OK : NGX_ERROR;
-}
-
-
-/*
- * Runs at configuration time: rewrites the conninfo so that connecting
- * never resolves a name inside a worker (hostaddr is added) and names the
- * connections in pg_stat_activity.
- */
-char *
-ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
-{
-    int                    rc;
-    char                  *err, *host, *hostaddr, *src;
-    u_char                *p, *out;
-    size_t                 len;
-    ngx_uint_t             has_appname;
-    struct addrinfo        hints, *ai;
-    PQconninfoOption      *opts, *o;
-    char                   addr[NI_MAXHOST];
-    unsigned char          scratch[sizeof(struct in6_addr)];
-
-    src = ngx_pnalloc(cf->pool, conninfo->len + 1);
-    if (src == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memcpy(src, conninfo->data, conninfo->len);
-    src[conninfo->len] = '\0';
-
-    err = NULL;
-    opts = PQconninfoParse(src, &err);
-    if (opts == NULL) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"hookd_database\": %s",
-                           err ? err : "out of memory");
-        if (err) {
-            PQfreemem(err);
-        }
-
-        return NGX_CONF_ERROR;
-    }
-
-    host = NULL;
-    hostaddr = NULL;
-    has_appname = 0;
-    len = 0;
-
-    for (o = opts; o->keyword; o++) {
-        if (o->val == NULL) {
-            continue;
-        }
-
-        if (ngx_strcmp(o->keyword, "host") == 0 && o->val[0]) {
-            host = o->val;
-
-        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0 && o->val[0]) {
-            hostaddr = o->val;
-
-        } else if (ngx_strcmp(o->keyword, "application_name") == 0) {
-            has_appname = 1;
-        }
-
-        len += ngx_strlen(o->keyword) + 2 * ngx_strlen(o->val) + 4;
-    }
-
-    addr[0] = '\0';
-
-    if (host && (ngx_strchr(host, ',') || (hostaddr && ngx_strchr(hostaddr, ','))))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"hookd_database\" takes a single host");
-        PQconninfoFree(opts);
-        return NGX_CONF_ERROR;
-    }
-
-    if (host && hostaddr == NULL && host[0] != '/'
-        && inet_pton(AF_INET, host, scratch) != 1
-        && inet_pton(AF_INET6, host, scratch) != 1)
-    {
-        ngx_memzero(&hints, sizeof(struct addrinfo));
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_STREAM;
-
-        rc = getaddrinfo(host, NULL, &hints, &ai);
-        if (rc != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"hookd_database\": cannot resolve \"%s\": %s",
-                               host, gai_strerror(rc));
-            PQconninfoFree(opts);
-            return NGX_CONF_ERROR;
-        }
-
-        rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
-                         NULL, 0, NI_NUMERICHOST);
-        freeaddrinfo(ai);
-
-        if (rc != 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"hookd_database\": cannot resolve \"%s\"",
-                               host);
-            PQconninfoFree(opts);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    len += sizeof(" hostaddr=''") + ngx_strlen(addr)
-           + sizeof(" application_name='hookd-nginx'");
-
-    out = ngx_pnalloc(cf->pool, len + 1);
-    if (out == NULL) {
-        PQconninfoFree(opts);
-        return NGX_CONF_ERROR;
-    }
-
-    p = out;
-
-    for (o = opts; o->keyword; o++) {
-        if (o->val == NULL) {
-            continue;
-        }
-
-        p = ngx_sprintf(p, "%s='", o->keyword);
-
-        for (src = o->val; *src; src++) {
-            if (*src == '\'' || *src == '\\') {
-                *p++ = '\\';
-            }
-            *p++ = *src;
-        }
-
-        *p++ = '\'';
-        *p++ = ' ';
-    }
-
-    if (addr[0]) {
-        p = ngx_sprintf(p, "hostaddr='%s' ", addr);
-    }
-
-    if (!has_appname) {
-        p = ngx_sprintf(p, "application_name='hookd-nginx' ");
-    }
-
-    *p = '\0';
-
-    conninfo->data = out;
-    conninfo->len = p - out;
-
-    PQconninfoFree(opts);
-
-    return NGX_CONF_OK;
 }

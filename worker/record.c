@@ -10,7 +10,7 @@
 /*
  * Recorded at most once per interval unless HOOKD_RECORD_SOON wait: each
  * call of hookd.complete costs more before its first outcome than for each
- * (docs/benchmarks.md, "Recording outcomes"). A quiet hookd still records
+ * (docs/benchmarks.md, "What moved it"). A quiet hookd still records
  * each outcome at once.
  */
 #define HOOKD_RECORD_INTERVAL  0.01

@@ -36,7 +36,8 @@ DECLARE
     r record;
 BEGIN
     -- one statement for the whole batch: PostgreSQL sets up each INSERT
-    -- once per batch, not once per event (docs/benchmarks.md)
+    -- once per batch, not once per event (docs/benchmarks.md, "A set-based
+    -- hookd.ingest")
     FOR r IN
     WITH items AS (
         SELECT (t.ord - 1)::integer AS n, t.item,
