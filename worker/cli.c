@@ -20,8 +20,8 @@
 #include "../ngx_module/hookd_validate.h"
 
 
-static PGresult *
-hookd_query(PGconn *pg, const char *sql, int n, const char *const *params)
+PGresult *
+hookd_cli_query(PGconn *pg, const char *sql, int n, const char *const *params)
 {
     PGresult        *res;
     ExecStatusType   st;
@@ -42,14 +42,13 @@ hookd_query(PGconn *pg, const char *sql, int n, const char *const *params)
 }
 
 
-/* the id of an application given by id or by name, malloc'ed */
-static char *
-hookd_resolve_app(PGconn *pg, const char *app)
+char *
+hookd_cli_resolve_app(PGconn *pg, const char *app)
 {
     char      *id;
     PGresult  *res;
 
-    res = hookd_query(pg, "SELECT id FROM hookd.applications"
+    res = hookd_cli_query(pg, "SELECT id FROM hookd.applications"
                           " WHERE id = $1 OR name = $1", 1, &app);
     if (res == NULL) {
         return NULL;
@@ -107,11 +106,17 @@ hookd_cli_migrate(hookd_args_t *a)
 int
 hookd_cli_apps(hookd_args_t *a)
 {
+    int        rc;
     PGconn    *pg;
     PGresult  *res;
 
-    if (a->nargs != 2 || strcmp(a->args[0], "create") != 0) {
-        hookd_fail("usage", "hookd apps create <name>");
+    if (a->nargs == 0 || (strcmp(a->args[0], "create") != 0
+                          && strcmp(a->args[0], "list") != 0
+                          && strcmp(a->args[0], "get") != 0)
+        || (strcmp(a->args[0], "create") == 0 && a->nargs != 2))
+    {
+        hookd_fail("usage", "hookd apps create <name> | list | get <name|id>"
+                   "; see hookd apps --help");
         return 2;
     }
 
@@ -120,8 +125,15 @@ hookd_cli_apps(hookd_args_t *a)
         return 1;
     }
 
-    res = hookd_query(pg, "INSERT INTO hookd.applications (name) VALUES ($1)"
-                          " RETURNING id, name", 1, &a->args[1]);
+    if (strcmp(a->args[0], "create") != 0) {
+        rc = hookd_cli_read(pg, a, "apps");
+        PQfinish(pg);
+        return rc;
+    }
+
+    res = hookd_cli_query(pg, "INSERT INTO hookd.applications (name)"
+                              " VALUES ($1) RETURNING id, name",
+                          1, &a->args[1]);
     if (res == NULL) {
         PQfinish(pg);
         return 1;
@@ -178,7 +190,7 @@ hookd_cli_keys_create(PGconn *pg, hookd_args_t *a)
     }
 
     app_id = NULL;
-    if (a->app && (app_id = hookd_resolve_app(pg, a->app)) == NULL) {
+    if (a->app && (app_id = hookd_cli_resolve_app(pg, a->app)) == NULL) {
         return 1;
     }
 
@@ -200,7 +212,7 @@ hookd_cli_keys_create(PGconn *pg, hookd_args_t *a)
     params[2] = prefix;
     params[3] = scopes;
 
-    res = hookd_query(pg, "INSERT INTO hookd.api_keys"
+    res = hookd_cli_query(pg, "INSERT INTO hookd.api_keys"
                           " (app_id, key_hash, prefix, scopes)"
                           " VALUES ($1, $2::bytea, $3,"
                           "         string_to_array($4, ','))"
@@ -240,9 +252,22 @@ hookd_cli_keys(hookd_args_t *a)
         return rc;
     }
 
+    if (a->nargs >= 1 && (strcmp(a->args[0], "list") == 0
+                          || strcmp(a->args[0], "get") == 0))
+    {
+        pg = hookd_connect(a->database);
+        if (pg == NULL) {
+            return 1;
+        }
+
+        rc = hookd_cli_read(pg, a, "keys");
+        PQfinish(pg);
+        return rc;
+    }
+
     if (a->nargs != 2 || strcmp(a->args[0], "revoke") != 0) {
-        hookd_fail("usage", "hookd keys create [--app <name|id>] "
-                   "--scope ingest|admin [--scope …] | hookd keys revoke <id>");
+        hookd_fail("usage", "hookd keys create | revoke <id> | list | get <id>"
+                   "; see hookd keys --help");
         return 2;
     }
 
@@ -251,7 +276,7 @@ hookd_cli_keys(hookd_args_t *a)
         return 1;
     }
 
-    res = hookd_query(pg, "UPDATE hookd.api_keys"
+    res = hookd_cli_query(pg, "UPDATE hookd.api_keys"
                           " SET revoked_at = coalesce(revoked_at, now())"
                           " WHERE id = $1"
                           " RETURNING id, hookd.rfc3339(revoked_at)",
@@ -341,7 +366,7 @@ hookd_parse_types(const char *types)
         }
 
         if (!hookd_valid_pattern(p, len)) {
-            hookd_fail("invalid_endpoint", "--types takes comma-separated "
+            hookd_fail("invalid_endpoint", "--event-types takes comma-separated "
                        "event types, 'prefix.*' or '*'; \"%.*s\" is none",
                        (int) len, p);
             json_decref(list);
@@ -441,7 +466,7 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
 
     if (a->app == NULL || a->url == NULL) {
         hookd_fail("usage", "hookd endpoints create --app <name|id> "
-                   "--url <url> [--types 'a.*,b'] [--label k=v] "
+                   "--url <url> [--event-types 'a.*,b'] [--label k=v] "
                    "[--secret whsec_…]");
         return 2;
     }
@@ -452,7 +477,7 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
         return 1;
     }
 
-    types = hookd_parse_types(a->types);
+    types = hookd_parse_types(a->event_types);
     labels = types ? hookd_parse_labels(a) : NULL;
 
     if (types == NULL || labels == NULL) {
@@ -467,7 +492,7 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
         return 1;
     }
 
-    app_id = hookd_resolve_app(pg, a->app);
+    app_id = hookd_cli_resolve_app(pg, a->app);
     if (app_id == NULL) {
         free(sealed);
         json_decref(types);
@@ -486,7 +511,7 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     params[3] = types_text;
     params[4] = labels_text;
 
-    res = hookd_query(pg,
+    res = hookd_cli_query(pg,
         "WITH ep AS ("
         "  INSERT INTO hookd.endpoints (app_id, url, secrets)"
         "  VALUES ($1, $2, $3::jsonb) RETURNING app_id, id),"
@@ -506,7 +531,7 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
                                    "app_id", app_id,
                                    "url", a->url,
                                    "secret", secret,
-                                   "types", types,
+                                   "event_types", types,
                                    "labels", labels));
         PQclear(res);
         rc = 0;
@@ -577,7 +602,7 @@ hookd_cli_endpoints_rotate(PGconn *pg, hookd_args_t *a)
     params[1] = sealed;
     params[2] = grace;
 
-    res = hookd_query(pg,
+    res = hookd_cli_query(pg,
         "UPDATE hookd.endpoints ep"
         "   SET secrets = jsonb_build_array(jsonb_build_object("
         "                     'sealed', $2::text, 'expires_at', NULL))"
@@ -617,18 +642,19 @@ hookd_cli_endpoints_rotate(PGconn *pg, hookd_args_t *a)
 int
 hookd_cli_endpoints(hookd_args_t *a)
 {
-    int      rc, create;
-    PGconn  *pg;
+    int          rc;
+    PGconn      *pg;
+    const char  *sub;
 
-    create = a->nargs == 1 && strcmp(a->args[0], "create") == 0;
+    sub = a->nargs > 0 ? a->args[0] : "";
 
-    if (!create
-        && !(a->nargs == 2 && strcmp(a->args[0], "rotate-secret") == 0))
+    if (!(a->nargs == 1 && strcmp(sub, "create") == 0)
+        && !(a->nargs == 2 && strcmp(sub, "rotate-secret") == 0)
+        && strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0)
     {
-        hookd_fail("usage", "hookd endpoints create --app <name|id> "
-                   "--url <url> [--types …] [--label k=v] [--secret whsec_…]"
-                   " | hookd endpoints rotate-secret <id> [--secret whsec_…]"
-                   " [--grace 24h]");
+        hookd_fail("usage", "hookd endpoints create | rotate-secret <id> | "
+                   "list --app <name|id> | get <id>; see hookd endpoints "
+                   "--help");
         return 2;
     }
 
@@ -637,8 +663,14 @@ hookd_cli_endpoints(hookd_args_t *a)
         return 1;
     }
 
-    rc = create ? hookd_cli_endpoints_create(pg, a)
-                : hookd_cli_endpoints_rotate(pg, a);
+    if (strcmp(sub, "create") == 0) {
+        rc = hookd_cli_endpoints_create(pg, a);
+    } else if (strcmp(sub, "rotate-secret") == 0) {
+        rc = hookd_cli_endpoints_rotate(pg, a);
+    } else {
+        rc = hookd_cli_read(pg, a, "endpoints");
+    }
+
     PQfinish(pg);
 
     return rc;

@@ -1,7 +1,12 @@
-/* The operator CLI: hookd migrate | apps | keys | endpoints. JSON out. */
+/*
+ * The operator CLI: hookd migrate | apps | keys | endpoints. JSON out.
+ * cli.c creates and changes, cli_read.c lists and gets.
+ */
 
 #ifndef HOOKD_CLI_H
 #define HOOKD_CLI_H
+
+#include <libpq-fe.h>
 
 #define HOOKD_MAX_MULTI  64
 
@@ -11,7 +16,7 @@ typedef struct {
     const char  *secret_key_file;
     const char  *app;
     const char  *url;
-    const char  *types;
+    const char  *event_types;
     const char  *secret;
     const char  *grace;
     const char  *scopes[HOOKD_MAX_MULTI];
@@ -29,5 +34,14 @@ int hookd_cli_migrate(hookd_args_t *a);
 int hookd_cli_apps(hookd_args_t *a);
 int hookd_cli_keys(hookd_args_t *a);
 int hookd_cli_endpoints(hookd_args_t *a);
+
+/* what cli.c and cli_read.c share */
+/* NULL after printing the error (a unique violation is "conflict") */
+PGresult *hookd_cli_query(PGconn *pg, const char *sql, int n,
+    const char *const *params);
+/* the id of an application given by id or by name, malloc'ed */
+char *hookd_cli_resolve_app(PGconn *pg, const char *app);
+/* apps, keys or endpoints: list and get (a->args[0]) */
+int hookd_cli_read(PGconn *pg, hookd_args_t *a, const char *resource);
 
 #endif /* HOOKD_CLI_H */

@@ -1,15 +1,7 @@
 /*
- * hookd: the operator CLI and (hookd run) the delivery daemon.
- *
- *   hookd migrate
- *   hookd apps create <name>
- *   hookd keys create [--app <name|id>] --scope ingest|admin [--scope …]
- *   hookd keys revoke <key id>
- *   hookd endpoints create --app <name|id> --url <url> [--types …]
- *                          [--label k=v]… [--secret whsec_…]
- *   hookd run [--config <file>] [--allow-network <cidr>]…
- *
- * Every command takes --database <conninfo> (default: $DATABASE_URL).
+ * hookd: the operator CLI and (hookd run) the delivery daemon. Each
+ * command's usage is in hookd_commands: `hookd help <command>` and
+ * `hookd <command> --help` print it.
  */
 
 #include <stdio.h>
@@ -22,21 +14,82 @@
 #include "util.h"
 
 
+typedef struct {
+    const char  *name;
+    const char  *usage;
+} hookd_command_t;
 
 
-static const char  hookd_usage[] =
-    "usage: hookd <command> [--database <conninfo>] …\n"
-    "  migrate                              apply sql/ migrations\n"
-    "  apps create <name>                   create an application\n"
-    "  keys create [--app <app>] --scope ingest|admin [--scope …]\n"
-    "  keys revoke <key id>\n"
-    "  endpoints create --app <app> --url <url> [--types 'a.*,b']\n"
-    "                   [--label key=value]… [--secret whsec_…]\n"
-    "  endpoints rotate-secret <endpoint id> [--secret whsec_…] [--grace 24h]\n"
-    "  run [--config <hookd.conf>] [--allow-network <cidr>]…\n"
-    "                                       the delivery daemon\n"
-    "  version\n"
-    "Output is JSON; errors are JSON on stderr with a non-zero exit.\n";
+static const hookd_command_t  hookd_commands[] = {
+    { "migrate",
+      "hookd migrate\n"
+      "    apply the migrations not yet applied and the function files that\n"
+      "    changed (sql/); safe to run again\n" },
+    { "apps",
+      "hookd apps create <name>             create an application\n"
+      "hookd apps list                      every application\n"
+      "hookd apps get <name|id>\n" },
+    { "keys",
+      "hookd keys create [--app <name|id>] --scope ingest|admin [--scope …]\n"
+      "    a new API key, shown once; without --app an operator key (admin)\n"
+      "hookd keys revoke <key id>\n"
+      "hookd keys list [--app <name|id>]    without --app: the operator keys\n"
+      "hookd keys get <key id>\n" },
+    { "endpoints",
+      "hookd endpoints create --app <name|id> --url <url>\n"
+      "                       [--event-types 'invoice.*,user.created']\n"
+      "                       [--label key=value]… [--secret whsec_…]\n"
+      "    subscribes to the event types given (default: every type), for\n"
+      "    events carrying every label given; the secret is shown once\n"
+      "hookd endpoints rotate-secret <endpoint id> [--secret whsec_…]\n"
+      "                              [--grace 24h]\n"
+      "hookd endpoints list --app <name|id>\n"
+      "hookd endpoints get <endpoint id>\n" },
+    { "run",
+      "hookd run [--config <hookd.conf>] [--allow-network <cidr>]…\n"
+      "    the delivery daemon (docs/hookd.md)\n" },
+    { "version",
+      "hookd version\n" },
+    { "help",
+      "hookd help [<command>]\n" },
+    { NULL, NULL }
+};
+
+
+static const char  hookd_options[] =
+    "Every command takes --database <conninfo> (default: $DATABASE_URL) and\n"
+    "--secret-key-file <file> (default: $HOOKD_SECRET_KEY_FILE, else\n"
+    "~/.config/hookd/secret.key). Output is JSON; errors are JSON on stderr\n"
+    "with a non-zero exit.\n";
+
+
+static int hookd_help(FILE *out, const char *command);
+
+
+/* every command's usage, or one command's; 2 for a command that is none */
+static int
+hookd_help(FILE *out, const char *command)
+{
+    const hookd_command_t  *c;
+
+    for (c = hookd_commands; c->name; c++) {
+        if (command == NULL || strcmp(command, c->name) == 0) {
+            fputs(c->usage, out);
+            if (command) {
+                break;
+            }
+        }
+    }
+
+    if (command && c->name == NULL) {
+        hookd_fail("usage", "unknown command \"%s\"; see hookd help",
+                   command);
+        return 2;
+    }
+
+    fputs(hookd_options, out);
+    return 0;
+}
 
 
 static int
@@ -91,8 +144,8 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
             a->app = val;
         } else if (strcmp(opt, "--url") == 0) {
             a->url = val;
-        } else if (strcmp(opt, "--types") == 0) {
-            a->types = val;
+        } else if (strcmp(opt, "--event-types") == 0) {
+            a->event_types = val;
         } else if (strcmp(opt, "--secret") == 0) {
             a->secret = val;
         } else if (strcmp(opt, "--grace") == 0) {
@@ -110,18 +163,26 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
 int
 main(int argc, char **argv)
 {
-    int            rc;
+    int            rc, i;
     hookd_args_t   a;
     const char    *cmd;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0
-        || strcmp(argv[1], "help") == 0)
-    {
-        fputs(hookd_usage, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        hookd_help(stderr, NULL);
+        return 2;
     }
 
     cmd = argv[1];
+
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+        return hookd_help(stdout, argc > 2 ? argv[2] : NULL);
+    }
+
+    for (i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            return hookd_help(stdout, cmd);
+        }
+    }
 
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("{\"version\":\"%s\"}\n", HOOKD_VERSION);
@@ -145,7 +206,7 @@ main(int argc, char **argv)
     } else if (strcmp(cmd, "run") == 0) {
         rc = hookd_run(&a);
     } else {
-        hookd_fail("usage", "unknown command \"%s\"; see hookd --help", cmd);
+        hookd_fail("usage", "unknown command \"%s\"; see hookd help", cmd);
         rc = 2;
     }
 

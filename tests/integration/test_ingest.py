@@ -49,8 +49,8 @@ def test_x_api_key_header_and_no_labels(app, pg):
 
 
 def test_fan_out_follows_patterns_and_label_filters(app, pg):
-    exact = app.endpoint("http://127.0.0.1:9/a", "--types", "invoice.paid")
-    prefix = app.endpoint("http://127.0.0.1:9/b", "--types",
+    exact = app.endpoint("http://127.0.0.1:9/a", "--event-types", "invoice.paid")
+    prefix = app.endpoint("http://127.0.0.1:9/b", "--event-types",
                           "invoice.*,user.created")
     acme = app.endpoint("http://127.0.0.1:9/c", "--label", "owner_id=acme")
 
