@@ -66,6 +66,13 @@ static ngx_command_t  ngx_http_hookd_commands[] = {
       offsetof(ngx_http_hookd_main_conf_t, db_timeout),
       NULL },
 
+    { ngx_string("hookd_replan_interval"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_hookd_main_conf_t, replan_interval),
+      NULL },
+
     { ngx_string("hookd_rate_limit_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE3,
       ngx_http_hookd_limit_zone,
@@ -174,6 +181,7 @@ ngx_http_hookd_create_main_conf(ngx_conf_t *cf)
     conf->pool_size = NGX_CONF_UNSET_UINT;
     conf->batch_size = NGX_CONF_UNSET_UINT;
     conf->db_timeout = NGX_CONF_UNSET_MSEC;
+    conf->replan_interval = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -187,6 +195,7 @@ ngx_http_hookd_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(hmcf->pool_size, 4);
     ngx_conf_init_uint_value(hmcf->batch_size, 64);
     ngx_conf_init_msec_value(hmcf->db_timeout, 5000);
+    ngx_conf_init_msec_value(hmcf->replan_interval, 10000);
 
     return NGX_CONF_OK;
 }

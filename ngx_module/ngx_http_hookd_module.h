@@ -68,6 +68,7 @@ typedef struct {
     ngx_uint_t                      pool_size;
     ngx_uint_t                      batch_size;
     ngx_msec_t                      db_timeout;
+    ngx_msec_t                      replan_interval;
     /* seals the endpoint secrets that the admin API makes */
     u_char                          secret_key[HOOKD_MASTER_KEY_LEN];
     ngx_flag_t                      secret_key_set;

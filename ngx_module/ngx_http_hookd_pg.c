@@ -579,7 +579,8 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
 
     q = &pool->queue[stmt];
 
-    if (ngx_current_msec - pc->planned_at >= NGX_HTTP_HOOKD_REPLAN_INTERVAL) {
+    /* as hookd's connections do (worker/store.h, docs/architecture.md) */
+    if (ngx_current_msec - pc->planned_at >= pool->hmcf->replan_interval) {
         /* the jobs stay queued for the next round */
         pc->replanning = 1;
         ok = PQsendQuery(pc->pg, "DISCARD PLANS");

@@ -17,13 +17,6 @@
 #define NGX_HTTP_HOOKD_MAX_QUEUED    65536
 #define NGX_HTTP_HOOKD_BATCH_BYTES   (8 * 1024 * 1024)
 
-/*
- * As hookd's connections do (worker/store.c, docs/architecture.md): plans
- * made on near-empty tables read a whole table per row once they grow, so
- * each connection drops its plans this often, before its next statement.
- */
-#define NGX_HTTP_HOOKD_REPLAN_INTERVAL  10000
-
 typedef enum {
     NGX_HTTP_HOOKD_PG_DOWN = 0,
     NGX_HTTP_HOOKD_PG_CONNECTING,

@@ -35,6 +35,8 @@ static const hookd_param_t  hookd_params[] = {
     { "lease", HOOKD_T_SECONDS, HOOKD_OFF(lease_seconds), 0, 1, 86400 },
     { "poll_interval", HOOKD_T_SECONDS, HOOKD_OFF(poll_interval), 0, 0.01, 3600 },
     { "drain_timeout", HOOKD_T_SECONDS, HOOKD_OFF(drain_timeout), 0, 0, 3600 },
+    { "replan_interval", HOOKD_T_SECONDS, HOOKD_OFF(replan_interval), 0, 0.1,
+      86400 },
     { "allow_private_networks", HOOKD_T_BOOL,
       HOOKD_OFF(allow_private_networks), 0, 0, 0 },
     { "allow_network", HOOKD_T_CIDR, 0, 0, 0, 0 },
@@ -69,6 +71,7 @@ hookd_config_defaults(hookd_config_t *c)
     c->lease_seconds = 60;
     c->poll_interval = 1;
     c->drain_timeout = 30;
+    c->replan_interval = 10;
     c->log_level = HOOKD_LOG_INFO;
     c->housekeeping_interval = 60;
     c->dead_letter_threshold = 100;

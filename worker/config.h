@@ -23,6 +23,7 @@ typedef struct {
     double             lease_seconds;
     double             poll_interval;       /* seconds */
     double             drain_timeout;       /* seconds */
+    double             replan_interval;     /* seconds; read at start */
     int                allow_private_networks;
     hookd_cidr_t       allow[HOOKD_MAX_ALLOW];
     int                nallow;

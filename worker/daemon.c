@@ -293,8 +293,10 @@ hookd_run(const hookd_args_t *a)
     d.loop = EV_DEFAULT;
     ev.data = rev.data = cev.data = &d;
 
-    d.store = hookd_store_new(d.loop, d.conf.database, &ev);
-    d.recording = hookd_store_new(d.loop, d.conf.database, &rev);
+    d.store = hookd_store_new(d.loop, d.conf.database, d.conf.replan_interval,
+                              &ev);
+    d.recording = hookd_store_new(d.loop, d.conf.database,
+                                  d.conf.replan_interval, &rev);
     d.claims = d.store ? hookd_claims_new(d.store, &d.conf, &cev) : NULL;
     d.attempts = hookd_attempts_new(d.loop, &d.conf, d.master,
                                     hookd_on_outcome, &d);

@@ -9,13 +9,6 @@
 #define HOOKD_BACKOFF_MIN       0.05
 #define HOOKD_BACKOFF_MAX       2.0
 
-/*
- * Plans made on a young install's near-empty tables read a whole table per
- * row once the tables grow, until autovacuum's next ANALYZE; planned again,
- * they are scaled to the tables' current size (docs/architecture.md). So
- * each connection drops its plans this often, before its next statement.
- */
-#define HOOKD_REPLAN_INTERVAL   10.0
 
 
 typedef struct hookd_stmt_s  hookd_stmt_t;
@@ -50,6 +43,7 @@ struct hookd_store_s {
     PGresult                *res;
     int                      failed;
     int                      replanning;    /* BUSY with DISCARD PLANS */
+    double                   replan_interval;
     ev_tstamp                planned_at;
 };
 
@@ -387,7 +381,7 @@ hookd_store_next(hookd_store_t *s)
         return;
     }
 
-    if (ev_now(s->loop) - s->planned_at >= HOOKD_REPLAN_INTERVAL) {
+    if (ev_now(s->loop) - s->planned_at >= s->replan_interval) {
         if (!PQsendQuery(s->pg, "DISCARD PLANS")) {
             hookd_store_down(s, PQerrorMessage(s->pg));
             return;
@@ -415,7 +409,7 @@ hookd_store_next(hookd_store_t *s)
 
 hookd_store_t *
 hookd_store_new(struct ev_loop *loop, const char *conninfo,
-    const hookd_store_events_t *events)
+    double replan_interval, const hookd_store_events_t *events)
 {
     hookd_store_t  *s;
 
@@ -428,6 +422,7 @@ hookd_store_new(struct ev_loop *loop, const char *conninfo,
     s->loop = loop;
     s->events = *events;
     s->backoff = HOOKD_BACKOFF_MIN;
+    s->replan_interval = replan_interval;
 
     ev_io_init(&s->rio, hookd_store_io, -1, EV_READ);
     ev_io_init(&s->wio, hookd_store_io, -1, EV_WRITE);

@@ -21,8 +21,15 @@ typedef struct {
     void   *data;
 } hookd_store_events_t;
 
+/*
+ * Plans made on a young install's near-empty tables read a whole table per
+ * row once the tables grow, until autovacuum's next ANALYZE; planned again,
+ * they are scaled to the tables' current size (docs/architecture.md). So
+ * the connection drops its plans every replan_interval seconds, before its
+ * next statement.
+ */
 hookd_store_t *hookd_store_new(struct ev_loop *loop, const char *conninfo,
-    const hookd_store_events_t *events);
+    double replan_interval, const hookd_store_events_t *events);
 void hookd_store_free(hookd_store_t *s);
 
 int hookd_store_ready(hookd_store_t *s);

@@ -36,6 +36,18 @@ def wait_port(port, timeout=10.0):
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
+def wait_for(predicate, timeout=15.0, step=0.05):
+    """The predicate's first true value, polled until timeout: tests wait
+    on what they expect, not for a fixed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
 class Postgres:
     """A private cluster, run as the postgres user when we are root."""
 
@@ -124,6 +136,7 @@ http {{
     hookd_pool_size {pool_size};
     hookd_db_timeout 2s;
     hookd_rate_limit_zone name=ingest_limit:1m rate=2/s burst=3;
+    {extra_http}
 
     server {{
         listen 127.0.0.1:{port};
@@ -153,7 +166,7 @@ http {{
 
 
 class Nginx:
-    def __init__(self, base, conninfo, workers=2, pool_size=4):
+    def __init__(self, base, conninfo, workers=2, pool_size=4, extra_http=""):
         self.dir = os.path.join(base, "nginx")
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -169,7 +182,8 @@ class Nginx:
             f.write(NGINX_CONF.format(module=MODULE, dir=self.dir,
                                       conninfo=conninfo, port=self.port,
                                       workers=workers, pool_size=pool_size,
-                                      secret_key=secret_key))
+                                      secret_key=secret_key,
+                                      extra_http=extra_http))
         self.proc = None
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -185,14 +199,32 @@ class Nginx:
                         "-e", os.path.join(self.dir, "error.log"),
                         "-s", "reload"], check=True)
 
-    def stop(self):
+    def stop(self, timeout=10):
+        """A graceful shutdown (SIGQUIT: workers finish what they sent),
+        within timeout, and an error log without alerts."""
+        import signal as _signal
         if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
+            self.proc.send_signal(_signal.SIGQUIT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError(f"nginx did not stop within {timeout} s")
+            assert self.proc.returncode == 0, self.proc.returncode
+        self.assert_clean()
 
-    def log(self):
+    def log(self, since=0):
         with open(os.path.join(self.dir, "error.log")) as f:
+            f.seek(since)
             return f.read()
+
+    def log_size(self):
+        return os.path.getsize(os.path.join(self.dir, "error.log"))
+
+    def assert_clean(self, since=0):
+        log = self.log(since)
+        assert "[alert]" not in log and "[emerg]" not in log, log[-4000:]
 
 
 def tmpdir():

@@ -8,7 +8,8 @@ import uuid
 import pytest
 import requests
 
-from test_delivery import SECRET, path, verify, wait_for
+from harness import wait_for
+from test_delivery import SECRET, old_secrets_expired, path, verify
 
 
 class Api:
@@ -285,11 +286,11 @@ def test_api_keys_are_shown_once_work_and_revoke(operator, nginx):
 
     ok(operator("DELETE", f"{t.base}/api-keys/{made['id']}"), 204)
     # the edge caches a key's verdict for hookd_key_cache_ttl (1 s here)
-    time.sleep(1.2)
-    r = requests.post(nginx.url + "/v1/events", timeout=10,
-                      headers={"Authorization": f"Bearer {made['key']}"},
-                      json={"event_type": "a", "payload": {}})
-    assert r.status_code == 403
+    wait_for(lambda: requests.post(
+        nginx.url + "/v1/events", timeout=10,
+        headers={"Authorization": f"Bearer {made['key']}"},
+        json={"event_type": "a", "payload": {}}).status_code == 403,
+        timeout=5, step=0.2)
     got = [k for k in ok(operator("GET", t.base + "/api-keys"))["data"]
            if k["id"] == made["id"]][0]
     assert got["state"] == "revoked" and got["revoked_at"]
@@ -425,7 +426,7 @@ def test_pause_accumulates_and_resume_delivers_everything(
 
 
 def test_rotate_secret_over_the_api_signs_twice_during_grace(
-        operator, receiver, daemons):
+        operator, receiver, daemons, pg):
     p = path()
     t = Tenant(operator, receiver.url + p + "/all")
     old = ok(operator("POST", t.base + "/endpoints", {
@@ -445,7 +446,7 @@ def test_rotate_secret_over_the_api_signs_twice_during_grace(
     h, body = signed(t.ingest("rotate.test", {"n": 1})["id"])
     assert len(h["webhook-signature"].split(" ")) == 2
     assert verify(new["secret"], h, body) and verify(SECRET, h, body)
-    time.sleep(3.5)
+    wait_for(lambda: old_secrets_expired(pg, old["id"]), timeout=10, step=0.2)
     h, body = signed(t.ingest("rotate.test", {"n": 2})["id"])
     assert len(h["webhook-signature"].split(" ")) == 1
     assert verify(new["secret"], h, body) and not verify(SECRET, h, body)

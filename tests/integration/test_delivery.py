@@ -11,19 +11,11 @@ import uuid
 
 import pytest
 
+from harness import wait_for
+
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 FAST_RETRY = json.dumps({"base_seconds": 0.2, "cap_seconds": 1,
                          "max_attempts": 5})
-
-
-def wait_for(predicate, timeout=15.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out waiting")
 
 
 def path():
@@ -318,6 +310,15 @@ def test_hookd_recovers_after_a_postgres_restart(app, pg, receiver, daemons):
     assert "PostgreSQL unavailable" in d.output()
 
 
+def old_secrets_expired(pg, ep_id):
+    """Every secret but the newest is past its expiry, by PostgreSQL's
+    clock, which the attempt's timestamp then is too."""
+    return pg.query("SELECT count(*) FROM hookd.endpoints ep, "
+                    "jsonb_array_elements(ep.secrets) s WHERE ep.id = %s "
+                    "AND (s->>'expires_at')::timestamptz > now()",
+                    ep_id)[0][0] == 0
+
+
 def _send_when_up(app):
     r = app.post({"event_type": "after.restart", "payload": {}})
     return r.json() if r.status_code == 202 else None
@@ -339,7 +340,7 @@ def test_rotated_secret_signs_beside_the_old_one_until_grace_ends(
     assert verify(new["secret"], h, req["body"])
     assert verify(SECRET, h, req["body"])
 
-    time.sleep(3.5)
+    wait_for(lambda: old_secrets_expired(pg, ep["id"]), timeout=10, step=0.2)
     after = send(app)
     req = wait_for(lambda: [r for r in receiver.at(p) if
                             r["headers"]["webhook-id"] == after["id"]])[0]

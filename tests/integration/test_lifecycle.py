@@ -11,7 +11,8 @@ import time
 import pytest
 
 from test_admin import Api, Tenant, ok
-from test_delivery import SECRET, path, verify, wait_for
+from harness import wait_for
+from test_delivery import SECRET, path, verify
 
 
 class Mailbox:

@@ -1,5 +1,6 @@
 """hookd's and the nginx module's connections drop their cached plans every
-ten seconds (DISCARD PLANS, before their next statement). Otherwise the
+replan interval (DISCARD PLANS, before their next statement; 10 s unless
+set, 1 s here). Otherwise the
 plans made on a young install's near-empty tables outlive the tables'
 growth until autovacuum's next ANALYZE, and read a whole table per row.
 test_claim_plan.py shows what a fresh plan makes of grown tables; this
@@ -29,14 +30,16 @@ def test_hookd_and_nginx_plan_afresh(pg, base, receiver):
     h("endpoints", "create", "--app", "replan", "--url",
       receiver.url + "/replan")
 
-    nginx = Nginx(os.path.join(base, "replan"), conninfo)
+    nginx = Nginx(os.path.join(base, "replan"), conninfo,
+                  extra_http="hookd_replan_interval 1s;")
     nginx.start()
-    d = Daemon(h.env, base, allow_network="127.0.0.1/32").start()
+    d = Daemon(h.env, base, allow_network="127.0.0.1/32",
+               replan_interval="1s").start()
     try:
         # a steady trickle, past the interval, so that every connection
         # has statements to run after it
         sent = 0
-        until = time.monotonic() + 12.5
+        until = time.monotonic() + 2.5
         while time.monotonic() < until:
             r = requests.post(nginx.url + "/v1/events", timeout=10,
                               headers={"Authorization": f"Bearer {key}"},
@@ -44,7 +47,7 @@ def test_hookd_and_nginx_plan_afresh(pg, base, receiver):
                                     "payload": {"n": sent}})
             assert r.status_code == 202, r.text
             sent += 1
-            time.sleep(0.25)
+            time.sleep(0.1)
 
         with psycopg.connect(conninfo, autocommit=True) as c:
             deadline = time.monotonic() + 30

@@ -5,6 +5,8 @@ import time
 
 import requests
 
+from harness import wait_for
+
 EVENT = {"event_type": "resilience.check", "payload": {"n": 1}}
 
 
@@ -44,7 +46,9 @@ def test_postgres_down_is_503_fast_and_back_without_touching_nginx(app, pg,
 
     # every pooled connection is back (reconnects back off to 1 s at most):
     # no request may land on a connection that died with the old server
-    time.sleep(1.5)
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+        "'hookd-nginx' AND datname = 'hookd'")[0][0] >= 2 * 4, timeout=10)
     sessions = [requests.Session() for _ in range(8)]
     statuses = [sessions[i % 8].post(
         app.nginx.url + "/v1/events",
