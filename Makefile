@@ -14,10 +14,11 @@ HOOKD_LIBS := -lpq -ljansson -lcrypto -lcurl -lev -lm
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 
-MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h) config
-WORKER_SRCS := $(wildcard worker/*.c) ngx_module/hookd_key.c ngx_module/hookd_validate.c \
-               ngx_module/hookd_seal.c
-WORKER_HDRS := $(wildcard worker/*.h) ngx_module/hookd_seal.h
+MODULE_SRCS := $(wildcard ngx_module/*.c ngx_module/*.h ngx_module/shared/*) config
+# ngx_module/shared/: compiled into both the module and hookd
+SHARED_SRCS := $(wildcard ngx_module/shared/*.c)
+WORKER_SRCS := $(wildcard worker/*.c) $(SHARED_SRCS)
+WORKER_HDRS := $(wildcard worker/*.h) $(wildcard ngx_module/shared/*.h)
 MIGRATIONS  := $(sort $(wildcard sql/migrations/*.sql))
 # ids.sql holds the id generator that column defaults call: it is applied
 # before the migrations, every other function file after them
@@ -56,19 +57,19 @@ $(BUILD)/migrations.c: $(MIGRATIONS) $(EARLY_FUNCS) $(FUNCTIONS) sql/migrations 
 	sh conf/scripts/embed-sql.sh $(MIGRATIONS) -- $(EARLY_FUNCS) -- $(FUNCTIONS) > $@
 
 $(BUILD)/hookd: $(WORKER_SRCS) $(WORKER_HDRS) $(BUILD)/migrations.c
-	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PG_INC) -Iworker -Ingx_module -o $@ \
+	$(CC) $(CFLAGS) $(WARN) -std=gnu11 -I$(PG_INC) -Iworker -Ingx_module/shared -o $@ \
 	    $(WORKER_SRCS) $(BUILD)/migrations.c $(HOOKD_LIBS)
 
 # Unit tests: cmocka, under AddressSanitizer and UndefinedBehaviorSanitizer.
-$(BUILD)/unit/test_validate: tests/unit/test_validate.c ngx_module/hookd_validate.c
-$(BUILD)/unit/test_key: tests/unit/test_key.c ngx_module/hookd_key.c
-$(BUILD)/unit/test_secret: tests/unit/test_secret.c worker/secret.c worker/util.c ngx_module/hookd_seal.c
-$(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c worker/util.c ngx_module/hookd_seal.c
+$(BUILD)/unit/test_validate: tests/unit/test_validate.c ngx_module/shared/hookd_validate.c
+$(BUILD)/unit/test_key: tests/unit/test_key.c ngx_module/shared/hookd_key.c
+$(BUILD)/unit/test_secret: tests/unit/test_secret.c worker/secret.c worker/util.c ngx_module/shared/hookd_seal.c
+$(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c worker/util.c ngx_module/shared/hookd_seal.c
 $(BUILD)/unit/test_retry: tests/unit/test_retry.c worker/retry.c
 $(BUILD)/unit/test_ssrf: tests/unit/test_ssrf.c worker/ssrf.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
-	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module -Iworker -I$(PG_INC) \
+	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module/shared -Iworker -I$(PG_INC) \
 	    -o $@ $^ -lcmocka -ljansson -lcrypto -lpq -lcurl -lm
 
 unit: deps $(UNIT_TESTS)
@@ -78,9 +79,9 @@ unit: deps $(UNIT_TESTS)
 FUZZ_RUNS ?= 100000
 FUZZERS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
 
-$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c ngx_module/hookd_validate.c
+$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c ngx_module/shared/hookd_validate.c
 	@mkdir -p $(BUILD)/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module -o $@ $^ -ljansson
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -o $@ $^ -ljansson
 
 fuzz: deps $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do n=$${f##*/fuzz_}; \

@@ -16,8 +16,8 @@
 #include "migrate.h"
 #include "secret.h"
 #include "util.h"
-#include "../ngx_module/hookd_key.h"
-#include "../ngx_module/hookd_validate.h"
+#include "hookd_key.h"
+#include "hookd_validate.h"
 
 
 PGresult *

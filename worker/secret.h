@@ -1,6 +1,6 @@
 /*
  * The master key that seals endpoint secrets, kept in a file of its own;
- * the secrets themselves are in ngx_module/hookd_seal.h.
+ * the secrets themselves are in ngx_module/shared/hookd_seal.h.
  */
 
 #ifndef HOOKD_SECRET_H
