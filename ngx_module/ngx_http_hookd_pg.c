@@ -509,21 +509,7 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
     ngx_queue_t             jobs;
     ngx_http_hookd_pool_t  *pool = pc->pool;
 
-    if (pc->timer.timer_set) {
-        ngx_del_timer(&pc->timer);
-    }
-
-    ngx_http_hookd_pg_unbind(pc);
-
-    if (pc->res) {
-        PQclear(pc->res);
-        pc->res = NULL;
-    }
-
-    if (pc->pg) {
-        PQfinish(pc->pg);
-        pc->pg = NULL;
-    }
+    ngx_http_hookd_pg_close(pc);
 
     if (pc->state == NGX_HTTP_HOOKD_PG_BUSY && !pc->replanning
         && pc->stmt == NGX_HTTP_HOOKD_STMT_INGEST)

@@ -454,6 +454,14 @@ def test_rotate_secret_over_the_api_signs_twice_during_grace(
                    {"grace_seconds": -1}), 400, "invalid_request")
 
 
+def settled(pg, app_id):
+    """Nothing of the application is left to deliver: no attempt can
+    still come."""
+    return pg.query("SELECT count(*) FROM hookd.deliveries WHERE app_id = %s"
+                    " AND status IN ('pending', 'in_flight')",
+                    app_id)[0][0] == 0
+
+
 def test_recover_resends_exactly_the_failed_deliveries(
         operator, receiver, daemons, pg):
     p = path()
@@ -483,7 +491,7 @@ def test_recover_resends_exactly_the_failed_deliveries(
     assert r["recovered"] == 1
     wait_for(lambda: len(receiver.at(p)) == before + 1)
     assert receiver.at(p)[-1]["headers"]["webhook-id"] == after
-    time.sleep(0.5)
+    wait_for(lambda: settled(pg, t.id))
     assert len(receiver.at(p)) == before + 1
     # now all of them
     r = ok(operator("POST", f"{t.base}/endpoints/{t.ep}/recover",
@@ -491,7 +499,7 @@ def test_recover_resends_exactly_the_failed_deliveries(
     assert r["recovered"] == 6
     wait_for(lambda: set(failed) <= {x["headers"]["webhook-id"]
                                      for x in receiver.at(p)[before + 1:]})
-    time.sleep(0.5)
+    wait_for(lambda: settled(pg, t.id))
     assert len(receiver.at(p)) == before + 7
     error(operator("POST", f"{t.base}/endpoints/{t.ep}/recover", {}), 400,
           "invalid_request")

@@ -119,8 +119,14 @@ def test_sustained_failures_disable_the_endpoint_and_notify_by_post_and_mail(
     assert "was disabled" in mail["mail"].get_payload()
 
     # disabled: no more attempts, new events are not even fanned out to it
-    t.ingest("invoice.paid", {"n": 2})
-    time.sleep(0.6)
+    late = t.ingest("invoice.paid", {"n": 2})
+    assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
+                    "event_id = %s", late["id"]) == [(0,)]
+    # what waits is not claimed while the endpoint is disabled
+    assert pg.query("SELECT status FROM hookd.endpoints WHERE id = %s",
+                    t.ep) == [("disabled",)]
+    assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE app_id = %s"
+                    " AND status = 'in_flight'", t.id) == [(0,)]
     assert len(receiver.at(p)) == attempts
     wait_for(lambda: pg.query(
         "SELECT sent_at IS NOT NULL, last_error FROM hookd.notifications "
