@@ -441,6 +441,15 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
         return;
     }
 
+    /* this item alone failed in a shared batch; the message says why */
+    if (ngx_strcmp(outcome, "invalid") == 0) {
+        status = ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                                           "invalid_event",
+                                           PQgetvalue(res, row, 5));
+        ngx_http_hookd_job_finalize(r, status);
+        return;
+    }
+
     /* the application enforces registered types; the message says how */
     if (ngx_strcmp(outcome, "unknown_type") == 0
         || ngx_strcmp(outcome, "schema_mismatch") == 0)

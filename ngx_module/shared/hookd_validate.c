@@ -67,6 +67,99 @@ hookd_json_depth(const char *text, size_t len, int max)
 }
 
 
+long
+hookd_json_unstorable_number(const char *text, size_t len)
+{
+    int     in_string, exp_negative;
+    long    exp, scale, weight, int_digits, frac_digits;
+    size_t  i, start;
+
+    in_string = 0;
+
+    for (i = 0; i < len; i++) {
+        char c = text[i];
+
+        if (in_string) {
+            if (c == '\\') {
+                i++;
+
+            } else if (c == '"') {
+                in_string = 0;
+            }
+
+            continue;
+        }
+
+        if (c == '"') {
+            in_string = 1;
+            continue;
+        }
+
+        if (c != '-' && (c < '0' || c > '9')) {
+            continue;
+        }
+
+        start = i;
+        int_digits = 0;
+        frac_digits = 0;
+        exp = 0;
+        exp_negative = 0;
+
+        if (text[i] == '-') {
+            i++;
+        }
+
+        /* leading zeros are no digits of the value */
+        while (i < len && text[i] == '0') {
+            i++;
+        }
+
+        while (i < len && text[i] >= '0' && text[i] <= '9') {
+            int_digits++;
+            i++;
+        }
+
+        if (i < len && text[i] == '.') {
+            for (i++; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+                frac_digits++;
+            }
+        }
+
+        if (i < len && (text[i] == 'e' || text[i] == 'E')) {
+            i++;
+            if (i < len && (text[i] == '+' || text[i] == '-')) {
+                exp_negative = text[i] == '-';
+                i++;
+            }
+
+            /* saturated: past a million the number is refused anyway */
+            for (; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+                if (exp < 1000000) {
+                    exp = exp * 10 + (text[i] - '0');
+                }
+            }
+
+            if (exp_negative) {
+                exp = -exp;
+            }
+        }
+
+        scale = frac_digits - exp;
+        weight = int_digits + exp;
+
+        if (scale > HOOKD_NUMERIC_MAX_SCALE
+            || (int_digits > 0 && weight > HOOKD_NUMERIC_MAX_WEIGHT))
+        {
+            return (long) start;
+        }
+
+        i--;
+    }
+
+    return -1;
+}
+
+
 int
 hookd_valid_event_type(const char *s, size_t len)
 {
@@ -208,6 +301,7 @@ hookd_validate_labels(json_t *labels, hookd_validation_t *out)
 hookd_verdict_e
 hookd_validate_event(const char *body, size_t len, hookd_validation_t *out)
 {
+    long           number;
     json_t        *root, *type, *payload, *labels, *value;
     const char    *key;
     json_error_t   err;
@@ -232,6 +326,16 @@ hookd_validate_event(const char *body, size_t len, hookd_validation_t *out)
     }
 
     if (hookd_count_keys(root, 0, out) != 0) {
+        goto done;
+    }
+
+    number = hookd_json_unstorable_number(body, len);
+    if (number >= 0) {
+        snprintf(out->message, sizeof(out->message),
+                 "the number at byte %ld has more digits than PostgreSQL "
+                 "stores (%d after the decimal point, %d before it, its "
+                 "exponent counted); send it as a string", number + 1,
+                 HOOKD_NUMERIC_MAX_SCALE, HOOKD_NUMERIC_MAX_WEIGHT);
         goto done;
     }
 

@@ -15,6 +15,9 @@
 #define HOOKD_MAX_LABEL_KEY_LEN    64
 #define HOOKD_MAX_LABEL_VALUE_LEN  256
 #define HOOKD_MAX_IDEMPOTENCY_LEN  255
+/* what PostgreSQL's numeric (and so jsonb) stores at most */
+#define HOOKD_NUMERIC_MAX_SCALE    16383    /* digits after the point */
+#define HOOKD_NUMERIC_MAX_WEIGHT   131072   /* digits before it */
 
 typedef enum {
     HOOKD_VALID = 0,
@@ -34,6 +37,14 @@ typedef struct {
  */
 hookd_verdict_e hookd_validate_event(const char *body, size_t len,
     hookd_validation_t *out);
+
+/*
+ * The offset of the first number in well-formed JSON text that PostgreSQL's
+ * numeric cannot store (more than HOOKD_NUMERIC_MAX_SCALE digits after the
+ * point once its exponent is applied, or HOOKD_NUMERIC_MAX_WEIGHT before
+ * it), or -1 when every number can be stored.
+ */
+long hookd_json_unstorable_number(const char *text, size_t len);
 
 /* Returns the nesting depth of JSON text, or -1 past max (strings aware). */
 int hookd_json_depth(const char *text, size_t len, int max);

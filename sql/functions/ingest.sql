@@ -27,17 +27,85 @@ $$;
 --   'unknown_type' or 'schema_mismatch'
 --                      refused under the application's
 --                      enforce_event_types, o_message says why;
---   'no_application'   the key's application was deleted meanwhile.
+--   'no_application'   the key's application was deleted meanwhile;
+--   'invalid'          this item could not be stored (o_message: why).
+--
+-- The batch is shared by applications, so one item's failure is confined
+-- to it: the whole batch is stored by one statement (hookd.ingest_items);
+-- when that statement fails on some item's data, each item is stored again
+-- alone, in a subtransaction of its own, and only the one that fails is
+-- 'invalid'; every other item ends as if it had been alone. Errors that are
+-- no item's doing (see hookd.transient_error) fail the batch, for nginx to
+-- answer 503.
 CREATE OR REPLACE FUNCTION hookd.ingest(batch jsonb)
+RETURNS TABLE (o_n integer, o_status text, o_id text, o_event_type text,
+               o_received_at text, o_message text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    item   jsonb;
+    pos    integer;
+    state  text;
+    msg    text;
+BEGIN
+    BEGIN
+        -- the items' rows are appended only once the statement succeeded
+        RETURN QUERY SELECT * FROM hookd.ingest_items(batch);
+        RETURN;
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+        IF hookd.transient_error(state) THEN
+            RAISE;
+        END IF;
+    END;
+
+    FOR item, pos IN
+        SELECT t.value, (t.ord - 1)::integer
+          FROM jsonb_array_elements(batch) WITH ORDINALITY AS t(value, ord)
+    LOOP
+        BEGIN
+            SELECT pos, i.o_status, i.o_id, i.o_event_type, i.o_received_at,
+                   i.o_message
+              INTO o_n, o_status, o_id, o_event_type, o_received_at,
+                   o_message
+              FROM hookd.ingest_items(jsonb_build_array(item)) i;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
+                                    msg = MESSAGE_TEXT;
+            IF hookd.transient_error(state) THEN
+                RAISE;
+            END IF;
+            o_n := pos;
+            o_status := 'invalid';
+            o_id := NULL;
+            o_event_type := item->'body'->>'event_type';
+            o_received_at := NULL;
+            o_message := format('this event cannot be stored: %s', msg);
+        END;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+-- Errors that say nothing about the data of a statement: the connection,
+-- a read-only server (a failover under way), a deadlock or serialization
+-- failure, exhausted resources, a lock not granted, a shutdown or cancel,
+-- the system. A batch that meets one fails whole, to be sent again.
+CREATE OR REPLACE FUNCTION hookd.transient_error(sqlstate text)
+RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT left(sqlstate, 2) IN ('08', '25', '40', '53', '55', '57', '58',
+                                 'F0', 'XX')
+$$;
+
+-- The batch as one statement: PostgreSQL sets up each INSERT once per batch,
+-- not once per event (docs/benchmarks.md, "A set-based hookd.ingest").
+-- Rows as hookd.ingest's, but for 'invalid'.
+CREATE OR REPLACE FUNCTION hookd.ingest_items(batch jsonb)
 RETURNS TABLE (o_n integer, o_status text, o_id text, o_event_type text,
                o_received_at text, o_message text)
 LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
-    -- one statement for the whole batch: PostgreSQL sets up each INSERT
-    -- once per batch, not once per event (docs/benchmarks.md, "A set-based
-    -- hookd.ingest")
     FOR r IN
     WITH items AS (
         SELECT (t.ord - 1)::integer AS n, t.item,

@@ -13,6 +13,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     hookd_validate_event((const char *) data, size, &v);
     hookd_json_depth((const char *) data, size, HOOKD_MAX_JSON_DEPTH);
+    hookd_json_unstorable_number((const char *) data, size);
     hookd_valid_idempotency_key((const char *) data, size);
 
     return 0;

@@ -172,10 +172,41 @@ checks_event_types_and_idempotency_keys(void **state)
 }
 
 
+/* PostgreSQL's numeric limits, exactly: 16383 digits after the point */
+static void
+refuses_numbers_postgresql_cannot_store(void **state)
+{
+    hookd_validation_t  v;
+
+    assert_int_equal(hookd_json_unstorable_number("{\"a\": 1e-16383}", 16), -1);
+    assert_int_equal(hookd_json_unstorable_number("{\"a\": 12e-16383}", 17),
+                     -1);
+    assert_int_equal(hookd_json_unstorable_number("[0.1e-16382]", 12), -1);
+    assert_int_equal(hookd_json_unstorable_number("[1e-16384]", 10), 1);
+    assert_int_equal(hookd_json_unstorable_number("[1.5e-16383]", 12), 1);
+    assert_int_equal(hookd_json_unstorable_number("[1E-99999999999999]", 19),
+                     1);
+    assert_int_equal(hookd_json_unstorable_number("[1e131071, 5]", 13), -1);
+    assert_int_equal(hookd_json_unstorable_number("[2, 1e131072]", 13), 4);
+    /* zeros before the point weigh nothing; strings are not numbers */
+    assert_int_equal(hookd_json_unstorable_number("[0e131072]", 10), -1);
+    assert_int_equal(hookd_json_unstorable_number("[\"1e-99999\\\"\"]", 13),
+                     -1);
+    assert_int_equal(hookd_json_unstorable_number("[-1e-20000]", 11), 1);
+
+    assert_int_equal(check("{\"event_type\":\"a\",\"payload\":"
+                           "{\"n\":1e-20000}}", &v), HOOKD_INVALID_JSON);
+    assert_non_null(strstr(v.message, "send it as a string"));
+    assert_int_equal(check("{\"event_type\":\"a\",\"payload\":"
+                           "{\"n\":1e-16383}}", &v), HOOKD_VALID);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(refuses_numbers_postgresql_cannot_store),
         cmocka_unit_test(accepts_a_well_formed_event),
         cmocka_unit_test(rejects_malformed_json),
         cmocka_unit_test(measures_depth_outside_strings),
