@@ -8,9 +8,19 @@
 #include "retry.h"
 
 
+static double hookd_clamp(double v, double lo, double hi);
+
+
 const hookd_retry_policy_t  hookd_default_policy = {
     1, 30.0, 6 * 3600.0, 20, 3 * 86400.0
 };
+
+
+static double
+hookd_clamp(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
 
 
 hookd_class_e
@@ -152,6 +162,17 @@ hookd_retry_policy_parse(const char *json, hookd_retry_policy_t *out)
     }
 
     json_decref(p);
+
+    /* as the admin API bounds them (sql/functions/bounds.sql): a policy
+       written by hand in SQL still schedules what PostgreSQL can store */
+    out->base = hookd_clamp(out->base, 0.01, 86400);
+    out->cap = hookd_clamp(out->cap, 0.01, HOOKD_RETRY_MAX_DELAY);
+    out->max_age = hookd_clamp(out->max_age, 1, HOOKD_RETRY_MAX_DELAY);
+    if (out->max_attempts < 1) {
+        out->max_attempts = 1;
+    } else if (out->max_attempts > 1000) {
+        out->max_attempts = 1000;
+    }
 }
 
 

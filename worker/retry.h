@@ -23,6 +23,9 @@ typedef struct {
     double  max_age;        /* seconds since the delivery was created */
 } hookd_retry_policy_t;
 
+/* the longest wait between attempts: the bound of cap_seconds (30 days) */
+#define HOOKD_RETRY_MAX_DELAY  2592000.0
+
 /* 30 s doubling to 6 h, 20 attempts, 3 days: about 3 days of trying */
 extern const hookd_retry_policy_t  hookd_default_policy;
 

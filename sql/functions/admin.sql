@@ -117,6 +117,24 @@ BEGIN
 END
 $$;
 
+-- body->name within its bounds (sql/functions/bounds.sql), NULL for JSON
+-- null; 400 naming the field and its bounds otherwise.
+CREATE OR REPLACE FUNCTION hookd.api_bounded(body jsonb, name text)
+RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+    err text;
+BEGIN
+    IF jsonb_typeof(body->name) = 'null' THEN
+        RETURN NULL;
+    END IF;
+    err := hookd.bound_error(name, body->name);
+    IF err IS NOT NULL THEN
+        PERFORM hookd.api_fail(400, 'invalid_request', err);
+    END IF;
+    RETURN (body->>name)::numeric;
+END
+$$;
+
 -- The application named by id or name, if this key may manage it; a key of
 -- another application gets the same 404 as a name that does not exist.
 CREATE OR REPLACE FUNCTION hookd.api_app(k hookd.api_keys, ref text)

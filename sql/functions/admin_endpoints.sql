@@ -45,7 +45,7 @@ DECLARE
     pattern  text;
     filter   jsonb;
     types    jsonb;
-    k        text;
+    err      text;
 BEGIN
     PERFORM hookd.api_fields(body, ARRAY['url'] || hookd.api_endpoint_fields());
     IF hookd.api_type(body, 'url', 'string') THEN
@@ -63,72 +63,31 @@ BEGIN
         ep.description := body->>'description';
     END IF;
     IF hookd.api_type(body, 'timeout_ms', 'integer') THEN
-        IF (body->>'timeout_ms')::numeric NOT BETWEEN 100 AND 300000 THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                                   'timeout_ms must be from 100 to 300000');
-        END IF;
-        ep.timeout_ms := (body->>'timeout_ms')::integer;
+        ep.timeout_ms := hookd.api_bounded(body, 'timeout_ms');
     END IF;
     IF hookd.api_type(body, 'retry_policy', 'object') THEN
-        FOR k IN SELECT jsonb_object_keys(body->'retry_policy') LOOP
-            IF k NOT IN ('strategy', 'base_seconds', 'cap_seconds',
-                         'max_attempts', 'max_age_seconds') THEN
-                PERFORM hookd.api_fail(400, 'invalid_request', format(
-                    'retry_policy.%s is unknown; allowed: strategy, base_seconds, '
-                    'cap_seconds, max_attempts, max_age_seconds', k));
-            END IF;
-        END LOOP;
-        IF body->'retry_policy' ? 'strategy'
-           AND body->'retry_policy'->>'strategy' NOT IN ('exponential', 'constant') THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                'retry_policy.strategy must be "exponential" or "constant"');
-        END IF;
-        IF EXISTS (SELECT 1 FROM jsonb_each(body->'retry_policy') e
-                    WHERE e.key <> 'strategy'
-                      AND (jsonb_typeof(e.value) <> 'number' OR (e.value::text)::numeric <= 0)) THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                'retry_policy numbers must be positive');
-        END IF;
-        IF body->'retry_policy' ? 'max_attempts'
-           AND NOT hookd.json_type_is(body->'retry_policy'->'max_attempts', 'integer') THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                                   'retry_policy.max_attempts must be an integer');
+        err := hookd.retry_policy_error(body->'retry_policy');
+        IF err IS NOT NULL THEN
+            PERFORM hookd.api_fail(400, 'invalid_request', err);
         END IF;
         ep.retry_policy := body->'retry_policy';
     END IF;
     IF hookd.api_type(body, 'rate_limit', 'number?') THEN
-        IF (body->>'rate_limit')::numeric <= 0 THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                                   'rate_limit must be a positive number of deliveries per second, or null');
-        END IF;
-        ep.rate_limit := (body->>'rate_limit')::double precision;
+        ep.rate_limit := hookd.api_bounded(body, 'rate_limit');
     END IF;
     IF hookd.api_type(body, 'max_in_flight', 'integer?') THEN
-        IF (body->>'max_in_flight')::numeric < 1 THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                                   'max_in_flight must be at least 1, or null');
-        END IF;
-        ep.max_in_flight := (body->>'max_in_flight')::integer;
+        ep.max_in_flight := hookd.api_bounded(body, 'max_in_flight');
     END IF;
     IF hookd.api_type(body, 'breaker_threshold', 'integer') THEN
-        IF (body->>'breaker_threshold')::numeric < 1 THEN
-            PERFORM hookd.api_fail(400, 'invalid_request', 'breaker_threshold must be at least 1');
-        END IF;
-        ep.breaker_threshold := (body->>'breaker_threshold')::integer;
+        ep.breaker_threshold := hookd.api_bounded(body, 'breaker_threshold');
     END IF;
     IF hookd.api_type(body, 'disable_after_failures', 'integer') THEN
-        IF (body->>'disable_after_failures')::numeric < 1 THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                                   'disable_after_failures must be at least 1');
-        END IF;
-        ep.disable_after_failures := (body->>'disable_after_failures')::integer;
+        ep.disable_after_failures := hookd.api_bounded(body,
+                                                       'disable_after_failures');
     END IF;
     IF hookd.api_type(body, 'disable_after_seconds', 'number') THEN
-        IF (body->>'disable_after_seconds')::numeric <= 0 THEN
-            PERFORM hookd.api_fail(400, 'invalid_request',
-                                   'disable_after_seconds must be positive');
-        END IF;
-        ep.disable_after_seconds := (body->>'disable_after_seconds')::double precision;
+        ep.disable_after_seconds := hookd.api_bounded(body,
+                                                      'disable_after_seconds');
     END IF;
 
     IF hookd.api_type(body, 'event_types', 'array') THEN

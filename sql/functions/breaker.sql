@@ -35,6 +35,8 @@ CREATE OR REPLACE FUNCTION hookd.breaker_cooldown(
     cooldown_seconds double precision, cooldown_max_seconds double precision,
     opens integer)
 RETURNS interval LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    -- 2 ^ opens is bounded: an endpoint reopened a thousand times would
+    -- overflow a double precision
     SELECT make_interval(secs => least(cooldown_max_seconds,
-                                       cooldown_seconds * 2 ^ opens))
+                                       cooldown_seconds * 2 ^ least(opens, 30)))
 $$;

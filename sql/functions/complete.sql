@@ -39,7 +39,12 @@ BEGIN
                (v->>'status_code')::integer AS status_code,
                v->>'error' AS error, v->>'error_class' AS class,
                v->>'response_body' AS body,
-               (v->>'retry_in')::double precision AS next,
+               -- clamped to the longest retry delay (bounds.sql): an
+               -- outcome is recorded even when its schedule is not sane
+               -- (least() alone would turn null, give up, into a delay)
+               CASE WHEN v->>'retry_in' IS NOT NULL
+                    THEN least((v->>'retry_in')::double precision, 2592000)
+                    END AS next,
                coalesce((v->>'endpoint_gone')::boolean, false) AS disable
           FROM jsonb_array_elements(outcomes) v
     ), fenced AS (

@@ -7,6 +7,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import App
+from harness import wait_for
 
 
 def item(app_id, payload, key=None, event_type="trust.test"):
@@ -84,3 +85,113 @@ def test_a_poisoned_application_does_not_fail_its_neighbours(app, hookd,
     assert all(r[2]["error"]["code"] == "invalid_event" for r in poison)
     assert pg.query("SELECT count(*) FROM hookd.events WHERE app_id = %s",
                     app.id) == [(len(good),)]
+
+
+def test_numbers_an_endpoint_takes_are_bounded_where_accepted(hookd, nginx):
+    import requests
+    operator = hookd("keys", "create", "--scope", "admin")["key"]
+    name = "bounds-" + uuid.uuid4().hex[:8]
+
+    def api(method, route, body=None):
+        return requests.request(method, nginx.url + route, json=body,
+                                timeout=10, headers={
+                                    "Authorization": f"Bearer {operator}"})
+
+    assert api("POST", "/v1/apps", {"name": name}).status_code == 201
+    base = f"/v1/apps/{name}/endpoints"
+    for field, value in (
+            ("timeout_ms", 10 ** 6), ("rate_limit", 1e9), ("rate_limit", 0),
+            ("max_in_flight", 10 ** 6), ("breaker_threshold", 0),
+            ("disable_after_failures", 10 ** 9),
+            ("disable_after_seconds", 1e12),
+            ("retry_policy", {"cap_seconds": 1e12}),
+            ("retry_policy", {"base_seconds": 0}),
+            ("retry_policy", {"max_attempts": 5000}),
+            ("retry_policy", {"max_attempts": 2.5}),
+            ("retry_policy", {"max_age_seconds": "1d"})):
+        r = api("POST", base, {"url": "https://example.com/", field: value})
+        assert r.status_code == 400, (field, value, r.text)
+        err = r.json()["error"]
+        sub = next(iter(value)) if isinstance(value, dict) else None
+        assert err["code"] == "invalid_request"
+        assert (f"retry_policy.{sub}" if sub else field) in err["message"], \
+            err
+    r = api("POST", base, {"url": "https://example.com/", "rate_limit": 0.5,
+                           "retry_policy": {"cap_seconds": 2592000,
+                                            "base_seconds": 0.01}})
+    assert r.status_code == 201, r.text
+
+
+def outcome(app_id, row, cls, status, retry_in):
+    return {"app_id": app_id, "delivery_id": row[0], "attempt_number": row[1],
+            "worker": "trust", "started_at": 1764600000, "duration_ms": 1,
+            "status_code": status, "error_class": cls, "retry_in": retry_in}
+
+
+def test_an_outcome_that_cannot_be_scheduled_is_recorded_clamped(app, hookd,
+                                                                 nginx, pg):
+    other = App(hookd, nginx)
+    for a in (app, other):
+        a.endpoint("http://127.0.0.1:9/x")
+        assert a.post({"event_type": "t.x", "payload": {}}).status_code == 202
+    rows = pg.query("SELECT o_app_id, o_id, o_attempt_number FROM "
+                    "hookd.claim('trust', 1000, 30) WHERE o_app_id IN "
+                    "(%s, %s) ORDER BY o_app_id = %s", app.id, other.id,
+                    other.id)
+    assert [r[0] for r in rows] == [app.id, other.id]
+    batch = [outcome(app.id, rows[0][1:], "RETRYABLE", 500, 1e300),
+             outcome(other.id, rows[1][1:], "SUCCEEDED", 200, None)]
+    assert pg.query("SELECT hookd.complete(%s)", json.dumps(batch)) == [(2,)]
+    late = pg.query("SELECT status, extract(epoch FROM next_attempt_at - "
+                    "now()) FROM hookd.deliveries WHERE id = %s",
+                    rows[0][1])[0]
+    assert late[0] == "pending" and 2591000 < late[1] <= 2592000
+    assert pg.query("SELECT status FROM hookd.deliveries WHERE id = %s",
+                    rows[1][1]) == [("succeeded",)]
+
+
+def test_a_breaker_reopened_a_thousand_times_still_records(app, pg):
+    ep = app.endpoint("http://127.0.0.1:9/x")
+    pg.query("UPDATE hookd.endpoints SET breaker_threshold = 1, "
+             "breaker_opens = 5000 WHERE id = %s RETURNING 1", ep["id"])
+    assert app.post({"event_type": "t.x", "payload": {}}).status_code == 202
+    rows = pg.query("SELECT o_id, o_attempt_number FROM hookd.claim("
+                    "'trust', 1000, 30) WHERE o_app_id = %s", app.id)
+    assert pg.query("SELECT hookd.complete(%s)", json.dumps(
+        [outcome(app.id, rows[0], "RETRYABLE", 500, 1)])) == [(1,)]
+    assert pg.query("SELECT breaker_state, breaker_until > now() + "
+                    "interval '29 minutes' FROM hookd.endpoints WHERE id = %s",
+                    ep["id"]) == [("open", True)]
+
+
+def test_a_policy_written_past_its_bounds_hurts_no_one(app, hookd, nginx, pg,
+                                                       receiver, daemons):
+    """The issue's report: an endpoint whose retry delay overflowed an
+    interval failed hookd.complete for its whole outcome batch, and the other
+    application's deliveries were sent again. Written by hand in SQL, past
+    what the API accepts, it now fails nothing."""
+    other = App(hookd, nginx)
+    p_bad, p_good = "/" + uuid.uuid4().hex, "/" + uuid.uuid4().hex
+    receiver.plan(p_bad, 500)
+    bad = app.endpoint(receiver.url + p_bad)
+    pg.query("UPDATE hookd.endpoints SET retry_policy = '{\"base_seconds\": "
+             "1e300, \"cap_seconds\": 1e300, \"max_age_seconds\": 1e300}' "
+             "WHERE id = %s RETURNING 1", bad["id"])
+    other.endpoint(receiver.url + p_good)
+    for i in range(20):
+        assert app.post({"event_type": "t.x", "payload": {"i": i}}) \
+            .status_code == 202
+        assert other.post({"event_type": "t.x", "payload": {"i": i}}) \
+            .status_code == 202
+    daemons(claim_batch=50)
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM hookd.deliveries WHERE app_id = %s AND "
+        "status = 'succeeded'", other.id)[0][0] == 20, timeout=20)
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM hookd.attempts WHERE app_id = %s",
+        app.id)[0][0] == 20, timeout=20)
+    got = [r["headers"]["webhook-id"] for r in receiver.at(p_good)]
+    assert len(got) == 20 and len(set(got)) == 20      # each once
+    assert pg.query("SELECT bool_and(next_attempt_at < now() + interval "
+                    "'31 days') FROM hookd.deliveries WHERE app_id = %s",
+                    app.id) == [(True,)]

@@ -4,6 +4,7 @@ ends up with the very schema of a fresh install, keeps its data, and a
 second run changes nothing; a function file whose text changed is applied
 again, alone."""
 
+import glob
 import os
 import subprocess
 import uuid
@@ -48,6 +49,14 @@ def upgraded(pg, base):
     run_pg(pg, f"{PG_BIN}/psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h",
            "127.0.0.1", "-p", str(pg.port), "-U", pg.user, "-d", name,
            "-f", FIXTURE)
+    # what the old release let an endpoint hold, past today's bounds
+    import psycopg
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        c.execute("UPDATE hookd.endpoints SET rate_limit = 1e12, "
+                  "breaker_cooldown_max_seconds = 1e300, retry_policy = "
+                  "'{\"cap_seconds\": 1e30, \"base_seconds\": -1, "
+                  "\"tries\": 3, \"strategy\": \"constant\"}' "
+                  "WHERE url = 'https://example.org/all'")
     first = hookd("migrate")
     return name, conninfo, hookd, first
 
@@ -55,10 +64,14 @@ def upgraded(pg, base):
 def test_an_old_database_migrates_to_the_schema_of_a_fresh_one(pg, base,
                                                                upgraded):
     name, _, _, first = upgraded
-    assert first["applied"] == ["017_claim_attempt_number"]
+    # the migrations that came after 4bcd42d's last, 016
+    newer = sorted(os.path.basename(f)[:-4] for f in glob.glob(
+        os.path.join(ROOT, "sql", "migrations", "*.sql"))
+        if os.path.basename(f)[:3] > "016")
+    assert first["applied"] == newer and newer[0] == "017_claim_attempt_number"
     # every function file, none recorded by the old release
     assert "ids" in first["functions"] and "claim" in first["functions"]
-    assert first["current"] == "017_claim_attempt_number"
+    assert first["current"] == newer[-1]
 
     fresh, _, hookd = database(pg, base)
     hookd("migrate")
@@ -84,6 +97,20 @@ def test_an_upgraded_database_keeps_its_data_and_works(pg, upgraded):
         assert c.execute("SELECT o_status FROM hookd.admin(%s)",
                          ('{"key": "00", "method": "GET", "path": "/v1/apps"}',)
                          ).fetchone() == (401,)
+
+
+def test_an_upgraded_database_holds_its_endpoints_within_bounds(upgraded):
+    _, conninfo, _, _ = upgraded
+    import psycopg
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        row = c.execute("SELECT rate_limit, breaker_cooldown_max_seconds, "
+                        "retry_policy FROM hookd.endpoints WHERE url = "
+                        "'https://example.org/all'").fetchone()
+        assert row == (100000, 604800, {"cap_seconds": 2592000,
+                                        "base_seconds": 0.01,
+                                        "strategy": "constant"})
+        with pytest.raises(psycopg.errors.CheckViolation):
+            c.execute("UPDATE hookd.endpoints SET max_in_flight = 1000000")
 
 
 def test_a_second_migrate_changes_nothing(pg, upgraded):

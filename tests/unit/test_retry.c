@@ -154,6 +154,17 @@ parses_a_policy_over_the_defaults(void **state)
     assert_int_equal(p.exponential, 1);
     hookd_retry_policy_parse("not json", &p);
     assert_true(p.cap == hookd_default_policy.cap);
+
+    /* past the bounds (written by hand in SQL): clamped to them */
+    hookd_retry_policy_parse("{\"base_seconds\": 1e300, \"cap_seconds\": "
+                             "1e300, \"max_age_seconds\": -5, "
+                             "\"max_attempts\": 100000}", &p);
+    assert_true(p.base == 86400 && p.cap == HOOKD_RETRY_MAX_DELAY);
+    assert_true(p.max_age == 1 && p.max_attempts == 1000);
+    hookd_retry_policy_parse("{\"base_seconds\": 1e300, \"cap_seconds\": "
+                             "1e300}", &p);
+    assert_true(hookd_next_delay(&p, 19, 0, HOOKD_RETRYABLE, 0, 0.99)
+                <= HOOKD_RETRY_MAX_DELAY);
 }
 
 
