@@ -16,9 +16,52 @@
 -- endpoint, and notifies the operator when an endpoint is disabled or its
 -- breaker opens. Returns how many outcomes were recorded.
 --
--- One plan shape whatever the statistics, as the claim's (each outcome a
--- primary-key look-up): docs/benchmarks.md, "The claim's plan".
+-- The batch is shared by applications: when recording it fails on some
+-- outcome's data, each outcome is recorded again alone, in a subtransaction
+-- of its own; one that still fails is left out (a WARNING in PostgreSQL's
+-- log), its lease expires and it is attempted again, and every other is
+-- recorded as if it had been alone. Errors that are no outcome's doing
+-- (hookd.transient_error) fail the batch, which hookd sends again.
 CREATE OR REPLACE FUNCTION hookd.complete(outcomes jsonb)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    one       jsonb;
+    state     text;
+    msg       text;
+    recorded  integer := 0;
+BEGIN
+    BEGIN
+        RETURN hookd.complete_outcomes(outcomes);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+        IF hookd.transient_error(state) THEN
+            RAISE;
+        END IF;
+    END;
+
+    FOR one IN SELECT value FROM jsonb_array_elements(outcomes) LOOP
+        BEGIN
+            recorded := recorded
+                        + hookd.complete_outcomes(jsonb_build_array(one));
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
+                                    msg = MESSAGE_TEXT;
+            IF hookd.transient_error(state) THEN
+                RAISE;
+            END IF;
+            RAISE WARNING 'hookd: outcome of delivery % not recorded: %',
+                          one->>'delivery_id', msg;
+        END;
+    END LOOP;
+
+    RETURN recorded;
+END
+$$;
+
+-- The batch as one statement. One plan shape whatever the statistics, as
+-- the claim's (each outcome a primary-key look-up): docs/benchmarks.md,
+-- "The claim's plan".
+CREATE OR REPLACE FUNCTION hookd.complete_outcomes(outcomes jsonb)
 RETURNS integer
 LANGUAGE plpgsql
 SET enable_seqscan = off

@@ -195,3 +195,22 @@ def test_a_policy_written_past_its_bounds_hurts_no_one(app, hookd, nginx, pg,
     assert pg.query("SELECT bool_and(next_attempt_at < now() + interval "
                     "'31 days') FROM hookd.deliveries WHERE app_id = %s",
                     app.id) == [(True,)]
+
+
+def test_a_malformed_outcome_fails_alone_in_its_batch(app, hookd, nginx, pg):
+    other = App(hookd, nginx)
+    for a in (app, other):
+        a.endpoint("http://127.0.0.1:9/x")
+        assert a.post({"event_type": "t.x", "payload": {}}).status_code == 202
+    rows = pg.query("SELECT o_app_id, o_id, o_attempt_number FROM "
+                    "hookd.claim('trust', 1000, 30) WHERE o_app_id IN "
+                    "(%s, %s) ORDER BY o_app_id = %s", app.id, other.id,
+                    other.id)
+    broken = dict(outcome(app.id, rows[0][1:], "SUCCEEDED", 200, None),
+                  started_at="yesterday")
+    batch = [broken, outcome(other.id, rows[1][1:], "SUCCEEDED", 200, None)]
+    assert pg.query("SELECT hookd.complete(%s)", json.dumps(batch)) == [(1,)]
+    assert pg.query("SELECT status FROM hookd.deliveries WHERE id = %s",
+                    rows[1][1]) == [("succeeded",)]
+    assert pg.query("SELECT status FROM hookd.deliveries WHERE id = %s",
+                    rows[0][1]) == [("in_flight",)]      # left to its lease
