@@ -177,7 +177,16 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
     if (query == NULL) {
         return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
                    "invalid_query",
-                   "the query string must be UTF-8 name=value pairs");
+                   "the query string must be UTF-8 name=value pairs, "
+                   "without NUL bytes");
+    }
+
+    /* PostgreSQL's text holds neither NUL nor invalid UTF-8; jansson
+       checks the latter */
+    if (ngx_strlchr(r->uri.data, r->uri.data + r->uri.len, '\0') != NULL) {
+        json_decref(query);
+        return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_request", "the path must not hold NUL bytes");
     }
 
     hookd_key_hash_hex(ctx->key_hash, hex);
@@ -190,9 +199,8 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
                     "query", query,
                     "body", body);
     if (req == NULL) {
-        /* the path is not UTF-8: no route has such a name */
-        return ngx_http_hookd_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
-                                         "no such route");
+        return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_request", "the path must be UTF-8");
     }
 
     what = ngx_http_hookd_admin_route(r);
@@ -323,7 +331,7 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
 
 
 /* name=value&… as a JSON object of strings, percent-decoded; "+" is a
- * space. NULL if a name or value is not UTF-8. */
+ * space. NULL if a name or value is not UTF-8 or holds a NUL byte. */
 static json_t *
 ngx_http_hookd_admin_query(ngx_http_request_t *r)
 {
@@ -371,6 +379,13 @@ ngx_http_hookd_admin_query(ngx_http_request_t *r)
         src = value;
         ngx_unescape_uri(&dst, &src, vlen, 0);
         vlen = dst - value;
+
+        if (ngx_strlchr(name, name + nlen, '\0') != NULL
+            || ngx_strlchr(value, value + vlen, '\0') != NULL)
+        {
+            json_decref(q);
+            return NULL;
+        }
 
         if (nlen) {
             v = json_stringn((char *) value, vlen);

@@ -8,7 +8,62 @@
 -- exclusiveMaximum; annotations (title, description, default, examples,
 -- format, $schema, $id, $comment) are accepted and ignored.
 
--- the first keyword outside the subset, with its path, or NULL
+-- What is wrong with a keyword's value, or NULL: what schema_errors casts
+-- must cast (a schema registered wrong would fail every ingest of its type),
+-- and a pattern must compile.
+CREATE OR REPLACE FUNCTION hookd.schema_keyword_error(k text, v jsonb)
+RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    CASE
+    WHEN k = 'type' THEN
+        IF NOT (CASE WHEN jsonb_typeof(v) = 'array' THEN v ELSE jsonb_build_array(v) END)
+               <@ '["string", "number", "integer", "boolean", "object", "array", "null"]'
+           OR v = '[]' THEN
+            RETURN 'must be one of string, number, integer, boolean, object, '
+                   'array and null, or a list of them';
+        END IF;
+    WHEN k IN ('minItems', 'maxItems', 'minLength', 'maxLength') THEN
+        IF NOT hookd.json_type_is(v, 'integer')
+           OR (v::text)::numeric NOT BETWEEN 0 AND 2147483647 THEN
+            RETURN 'must be an integer from 0 to 2147483647';
+        END IF;
+    WHEN k IN ('minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum') THEN
+        IF jsonb_typeof(v) <> 'number' THEN
+            RETURN 'must be a number';
+        END IF;
+    WHEN k = 'enum' THEN
+        IF jsonb_typeof(v) <> 'array' THEN
+            RETURN 'must be an array';
+        END IF;
+    WHEN k = 'required' THEN
+        IF jsonb_typeof(v) <> 'array' OR EXISTS (
+               SELECT 1 FROM jsonb_array_elements(v) e
+                WHERE jsonb_typeof(e) <> 'string') THEN
+            RETURN 'must be an array of property names';
+        END IF;
+    WHEN k = 'additionalProperties' THEN
+        IF jsonb_typeof(v) NOT IN ('boolean', 'object') THEN
+            RETURN 'must be a boolean or a schema';
+        END IF;
+    WHEN k = 'pattern' THEN
+        IF jsonb_typeof(v) <> 'string' THEN
+            RETURN 'must be a string';
+        END IF;
+        BEGIN
+            PERFORM '' ~ (v->>0);
+        EXCEPTION WHEN invalid_regular_expression THEN
+            RETURN 'is not a regular expression PostgreSQL compiles: '
+                   || SQLERRM;
+        END;
+    ELSE
+        NULL;
+    END CASE;
+    RETURN NULL;
+END
+$$;
+
+-- the first keyword outside the subset, or with a value of the wrong kind,
+-- with its path, or NULL
 CREATE OR REPLACE FUNCTION hookd.schema_unsupported(s jsonb, path text DEFAULT '')
 RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -31,6 +86,11 @@ BEGIN
                      '$id', '$comment') THEN
             RETURN format('keyword "%s" at %s is not supported', k,
                           coalesce(nullif(path, ''), '/'));
+        END IF;
+        -- each keyword's value as schema_errors will use it
+        sub := hookd.schema_keyword_error(k, s->k);
+        IF sub IS NOT NULL THEN
+            RETURN format('%s/%s %s', path, k, sub);
         END IF;
     END LOOP;
     IF s ? 'properties' THEN

@@ -214,3 +214,62 @@ def test_a_malformed_outcome_fails_alone_in_its_batch(app, hookd, nginx, pg):
                     rows[1][1]) == [("succeeded",)]
     assert pg.query("SELECT status FROM hookd.deliveries WHERE id = %s",
                     rows[0][1]) == [("in_flight",)]      # left to its lease
+
+
+def test_a_schema_is_checked_whole_at_registration(hookd, nginx):
+    import requests
+    operator = hookd("keys", "create", "--scope", "admin")["key"]
+    name = "schemas-" + uuid.uuid4().hex[:8]
+
+    def post(route, body):
+        return requests.post(nginx.url + route, json=body, timeout=10,
+                             headers={"Authorization": f"Bearer {operator}"})
+
+    assert post("/v1/apps", {"name": name}).status_code == 201
+    for schema, where in (
+            ({"properties": {"s": {"type": "string", "pattern": "("}}},
+             "/properties/s/pattern"),
+            ({"properties": {"s": {"minLength": "3"}}},
+             "/properties/s/minLength"),
+            ({"properties": {"s": {"maxLength": 1e20}}},
+             "/properties/s/maxLength"),
+            ({"type": "text"}, "/type"),
+            ({"type": []}, "/type"),
+            ({"required": "a"}, "/required"),
+            ({"items": {"minimum": "0"}}, "/items/minimum"),
+            ({"enum": 3}, "/enum"),
+            ({"additionalProperties": 1}, "/additionalProperties")):
+        r = post(f"/v1/apps/{name}/event-types",
+                 {"name": "t.x", "schema": schema})
+        assert r.status_code == 400, (schema, r.text)
+        err = r.json()["error"]
+        assert err["code"] == "invalid_schema" and where in err["message"], \
+            (schema, err)
+    r = post(f"/v1/apps/{name}/event-types",
+             {"name": "t.x", "schema": {"type": ["object", "null"],
+                                        "properties": {"s": {
+                                            "pattern": "^[a-z]+$",
+                                            "minLength": 1}}}})
+    assert r.status_code == 201, r.text
+
+
+def test_nul_and_invalid_utf8_in_admin_requests_are_400(hookd, nginx):
+    import requests
+    operator = hookd("keys", "create", "--scope", "admin")["key"]
+    start = nginx.log_size()
+    for route, code in (("/v1/apps?limit=%00", "invalid_query"),
+                        ("/v1/apps?name%00=1", "invalid_query"),
+                        ("/v1/apps?x=%ff", "invalid_query"),
+                        ("/v1/apps/%ff%fe", "invalid_request")):
+        r = requests.get(nginx.url + route, timeout=10,
+                         headers={"Authorization": f"Bearer {operator}"})
+        assert r.status_code == 400, (route, r.status_code, r.text)
+        assert r.headers["Content-Type"].startswith("application/json"), \
+            (route, r.text)
+        assert r.json()["error"]["code"] == code, (route, r.text)
+    # a NUL in the path nginx refuses itself, before any location
+    r = requests.get(nginx.url + "/v1/apps/a%00b", timeout=10,
+                     headers={"Authorization": f"Bearer {operator}"})
+    assert r.status_code == 400
+    # nothing reached PostgreSQL to fail there
+    assert "PostgreSQL error" not in nginx.log(start)
