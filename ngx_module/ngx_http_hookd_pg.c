@@ -407,7 +407,11 @@ ngx_http_hookd_pg_read(ngx_http_hookd_pg_t *pc)
          */
         sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
-        if (sqlstate != NULL
+        if (sqlstate != NULL && ngx_strcmp(sqlstate, "25006") == 0) {
+            pc->failure = NGX_HTTP_HOOKD_JOB_UNAVAILABLE;
+            pc->replace = 1;
+
+        } else if (sqlstate != NULL
             && (ngx_strncmp(sqlstate, "08", 2) == 0
                 || ngx_strncmp(sqlstate, "57", 2) == 0
                 || ngx_strncmp(sqlstate, "53", 2) == 0
@@ -499,6 +503,13 @@ ngx_http_hookd_pg_done(ngx_http_hookd_pg_t *pc)
         PQclear(res);
     }
 
+    if (pc->replace) {
+        pc->replace = 0;
+        ngx_log_error(NGX_LOG_WARN, pc->pool->log, 0,
+                      "hookd: PostgreSQL is read-only, reconnecting");
+        ngx_http_hookd_pg_fail(pc, NGX_HTTP_HOOKD_JOB_UNAVAILABLE);
+    }
+
     ngx_http_hookd_pool_dispatch(pc->pool);
 }
 
@@ -520,6 +531,7 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
     pc->state = NGX_HTTP_HOOKD_PG_DOWN;
     pc->flushing = 0;
     pc->replanning = 0;
+    pc->replace = 0;
     pc->failure = NGX_HTTP_HOOKD_JOB_OK;
 
     pc->timer.cancelable = 1;

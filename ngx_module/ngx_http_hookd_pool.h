@@ -42,6 +42,9 @@ typedef struct {
     ngx_msec_t                      planned_at;
     unsigned                        flushing:1;
     unsigned                        replanning:1;  /* DISCARD PLANS sent */
+    /* the server turned read-only (a failover under way): reconnect, so
+       that a multi-host conninfo finds the one that writes */
+    unsigned                        replace:1;
 } ngx_http_hookd_pg_t;
 
 

@@ -43,6 +43,7 @@ struct hookd_store_s {
     PGresult                *res;
     int                      failed;
     int                      replanning;    /* BUSY with DISCARD PLANS */
+    int                      read_only;     /* the last statement met one */
     double                   replan_interval;
     ev_tstamp                planned_at;
 };
@@ -236,6 +237,12 @@ hookd_store_results(hookd_store_t *s)
 
             hookd_stmt_free(st_done);
 
+            if (s->read_only) {
+                s->read_only = 0;
+                hookd_store_down(s, "PostgreSQL is read-only");
+                return;
+            }
+
             hookd_store_next(s);
             continue;
         }
@@ -252,6 +259,11 @@ hookd_store_results(hookd_store_t *s)
             hookd_log(HOOKD_LOG_ERROR, "PostgreSQL error: %s",
                       PQresultErrorMessage(res));
             s->failed = 1;
+            /* a failover under way: reconnect, so that a multi-host
+               conninfo finds the server that writes */
+            s->read_only |= PQresultErrorField(res, PG_DIAG_SQLSTATE) != NULL
+                            && strcmp(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+                                      "25006") == 0;
             PQclear(res);
         }
     }
