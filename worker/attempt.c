@@ -26,9 +26,13 @@ struct hookd_attempts_s {
     hookd_outcome_pt       outcome;
     void                  *data;
     int                    running;
+    struct hookd_transfer_s *transfers;    /* running, newest first */
 };
 
-typedef struct {
+typedef struct hookd_transfer_s  hookd_transfer_t;
+
+struct hookd_transfer_s {
+    hookd_transfer_t      *prev, *next;    /* in attempts->transfers */
     hookd_attempts_t      *attempts;
     hookd_delivery_t      *delivery;
     CURL                  *easy;
@@ -42,7 +46,7 @@ typedef struct {
     char                  *response;
     size_t                 response_len;
     char                   errbuf[CURL_ERROR_SIZE];
-} hookd_transfer_t;
+};
 
 
 static size_t hookd_on_body(char *ptr, size_t size, size_t nmemb,
@@ -99,6 +103,34 @@ int
 hookd_attempts_running(const hookd_attempts_t *a)
 {
     return a->running;
+}
+
+
+json_t *
+hookd_attempts_leases(const hookd_attempts_t *a, double started_before)
+{
+    json_t            *list;
+    hookd_transfer_t  *t;
+
+    list = NULL;
+
+    for (t = a->transfers; t; t = t->next) {
+        if (t->started >= started_before) {
+            continue;
+        }
+
+        if (list == NULL && (list = json_array()) == NULL) {
+            return NULL;
+        }
+
+        json_array_append_new(list, json_pack("{s:s, s:s, s:i}",
+                                  "app_id", t->delivery->app_id,
+                                  "delivery_id", t->delivery->id,
+                                  "attempt_number",
+                                  t->delivery->attempt_number));
+    }
+
+    return list;
 }
 
 
@@ -188,6 +220,16 @@ hookd_on_open_socket(void *clientp, curlsocktype purpose,
 static void
 hookd_transfer_free(hookd_transfer_t *t)
 {
+    if (t->prev) {
+        t->prev->next = t->next;
+    } else {
+        t->attempts->transfers = t->next;
+    }
+
+    if (t->next) {
+        t->next->prev = t->prev;
+    }
+
     if (t->easy) {
         curl_easy_cleanup(t->easy);
     }
@@ -309,6 +351,11 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
     t->attempts = a;
     t->delivery = dl;
     t->started = hookd_clock(CLOCK_REALTIME);
+    t->next = a->transfers;
+    if (a->transfers) {
+        a->transfers->prev = t;
+    }
+    a->transfers = t;
     ts = (long long) t->started;
 
     a->running++;

@@ -9,6 +9,7 @@
 #define HOOKD_ATTEMPT_H
 
 #include <ev.h>
+#include <jansson.h>
 
 #include "config.h"
 #include "delivery.h"
@@ -26,6 +27,13 @@ void hookd_attempts_free(hookd_attempts_t *a);
 
 /* takes the delivery over */
 void hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl);
+
+/*
+ * The attempts running since before `started_before` (epoch seconds), as
+ * hookd.extend_leases takes them; NULL when there are none.
+ */
+json_t *hookd_attempts_leases(const hookd_attempts_t *a,
+    double started_before);
 
 /* attempts started whose outcome is not reported yet */
 int hookd_attempts_running(const hookd_attempts_t *a);

@@ -13,6 +13,7 @@
  */
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
@@ -47,6 +48,7 @@ typedef struct {
     ev_timer               poll;
     ev_timer               drain;
     ev_timer               stats;
+    ev_timer               leases;
     ev_signal              sigterm, sigint, sighup;
 } hookd_daemon_t;
 
@@ -180,6 +182,53 @@ hookd_on_stats(struct ev_loop *loop, ev_timer *w, int revents)
 
 
 static void
+hookd_extended(void *data, PGresult *res)
+{
+    if (res == NULL) {
+        hookd_log(HOOKD_LOG_WARN, "leases of running attempts could not be "
+                  "extended");
+    }
+}
+
+
+/*
+ * A lease must outlast the attempt it covers, and an endpoint's timeout
+ * may be longer than the lease: every third of a lease, the leases of the
+ * attempts that have run that long are extended by a whole one.
+ */
+static void
+hookd_on_leases(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    char            *text, lease[32];
+    json_t          *list;
+    const char      *params[3];
+    hookd_daemon_t  *d = w->data;
+
+    list = hookd_attempts_leases(d->attempts, hookd_clock(CLOCK_REALTIME)
+                                              - d->conf.lease_seconds / 3);
+    if (list == NULL) {
+        return;
+    }
+
+    text = json_dumps(list, JSON_COMPACT);
+    json_decref(list);
+
+    if (text == NULL) {
+        return;
+    }
+
+    snprintf(lease, sizeof(lease), "%g", d->conf.lease_seconds);
+    params[0] = d->conf.worker_id;
+    params[1] = text;
+    params[2] = lease;
+
+    (void) hookd_store_exec(d->recording, "hookd_extend_leases", 3, params,
+                            hookd_extended, d);
+    free(text);
+}
+
+
+static void
 hookd_on_drain_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
     hookd_daemon_t  *d = w->data;
@@ -241,6 +290,8 @@ hookd_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 
     ev_timer_set(&d->poll, c.poll_interval, c.poll_interval);
     ev_timer_again(loop, &d->poll);
+    ev_timer_set(&d->leases, c.lease_seconds / 3, c.lease_seconds / 3);
+    ev_timer_again(loop, &d->leases);
     hookd_housekeeping_reset(d->housekeeping);
     hookd_attempts_keep(d->attempts, c.concurrency);
 
@@ -327,6 +378,11 @@ hookd_run(const hookd_args_t *a)
 
     ev_timer_init(&d.drain, hookd_on_drain_timeout, 0, 0);
     d.drain.data = &d;
+
+    ev_timer_init(&d.leases, hookd_on_leases, d.conf.lease_seconds / 3,
+                  d.conf.lease_seconds / 3);
+    d.leases.data = &d;
+    ev_timer_start(d.loop, &d.leases);
 
     ev_timer_init(&d.stats, hookd_on_stats, 0.1, 5.0);
     d.stats.data = &d;

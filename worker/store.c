@@ -64,6 +64,8 @@ static const char  hookd_store_prepare[] =
     "PREPARE hookd_claim (text, integer, double precision) AS"
     " SELECT * FROM hookd.claim($1, $2, $3);"
     "PREPARE hookd_complete (jsonb) AS SELECT hookd.complete($1);"
+    "PREPARE hookd_extend_leases (text, jsonb, double precision) AS"
+    " SELECT hookd.extend_leases($1, $2, $3);"
     "PREPARE hookd_stats AS SELECT * FROM hookd.delivery_stats();"
     "PREPARE hookd_notice (integer, double precision) AS"
     " SELECT hookd.notice_dead_letters($1, $2);"

@@ -174,3 +174,24 @@ BEGIN
            OFFSET 0) ep;
 END
 $$;
+
+
+-- Leases of attempts still running, extended so that a lease always
+-- outlasts the attempt it covers (an endpoint's timeout may be longer than
+-- hookd's lease): no second attempt starts while the first may still be
+-- answered. Fenced as hookd.complete is, by owner and attempt number.
+-- attempts: [{"app_id", "delivery_id", "attempt_number"}, …]; returns how
+-- many leases were extended.
+CREATE OR REPLACE FUNCTION hookd.extend_leases(worker text, attempts jsonb,
+                                               lease_seconds double precision)
+RETURNS integer LANGUAGE sql AS $$
+    WITH extended AS (
+        UPDATE hookd.deliveries d
+           SET lease_expires_at = now() + make_interval(secs => lease_seconds)
+          FROM jsonb_array_elements(attempts) a
+         WHERE d.app_id = a->>'app_id' AND d.id = a->>'delivery_id'
+           AND d.lease_owner = worker
+           AND d.attempt_count = (a->>'attempt_number')::integer
+        RETURNING 1)
+    SELECT count(*)::integer FROM extended
+$$;

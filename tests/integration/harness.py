@@ -286,8 +286,12 @@ class Receiver:
 
             do_GET = do_POST
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                                      Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            # as a real server's: hookd opens hundreds of connections at
+            # once, and a listen backlog of 5 left some unanswered
+            request_queue_size = 1024
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
