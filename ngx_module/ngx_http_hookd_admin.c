@@ -63,7 +63,13 @@ ngx_http_hookd_admin_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rc = ngx_http_hookd_auth_limited(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     if (ngx_http_hookd_get_key(r, &key) != NGX_OK) {
+        ngx_http_hookd_auth_failed(r);
         return ngx_http_hookd_reply(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
                    "send an admin API key as \"Authorization: Bearer <key>\" "
                    "or \"X-API-Key: <key>\"");
@@ -534,6 +540,10 @@ ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
                       PQgetlength(res, row, 0));
     body = PQgetvalue(res, row, 1);
     len = PQgetlength(res, row, 1);
+
+    if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
+        ngx_http_hookd_auth_failed(r);
+    }
 
     if (status == NGX_HTTP_NO_CONTENT) {
         ctx->own_response = 1;

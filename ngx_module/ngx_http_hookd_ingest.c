@@ -53,6 +53,7 @@ ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle)
 ngx_int_t
 ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                    rc;
     ngx_str_t                    key, allow;
     ngx_table_elt_t             *h;
     ngx_http_hookd_ctx_t        *ctx;
@@ -74,7 +75,13 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    rc = ngx_http_hookd_auth_limited(r);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     if (ngx_http_hookd_get_key(r, &key) != NGX_OK) {
+        ngx_http_hookd_auth_failed(r);
         return ngx_http_hookd_reply(r, NGX_HTTP_UNAUTHORIZED,
                    "unauthorized",
                    "send an API key as \"Authorization: Bearer <key>\" "
@@ -131,6 +138,7 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
     }
 
     if (entry->status != NGX_OK) {
+        ngx_http_hookd_auth_failed(r);
         return ngx_http_hookd_reply(r, entry->status,
                    entry->status == NGX_HTTP_UNAUTHORIZED
                    ? "unauthorized" : "forbidden", entry->message);
@@ -152,9 +160,7 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
 {
-    u_char                     *p;
     ngx_int_t                   rc;
-    ngx_str_t                   value;
     ngx_uint_t                  retry_after;
     ngx_http_hookd_ctx_t       *ctx;
     ngx_http_hookd_loc_conf_t  *hlcf;
@@ -166,20 +172,7 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
         && ngx_http_hookd_limit_take(hlcf->limit_zone, ctx->key_hash,
                                      &retry_after) == NGX_BUSY)
     {
-        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
-        if (p == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        value.data = p;
-        value.len = ngx_sprintf(p, "%ui", retry_after) - p;
-
-        if (ngx_http_hookd_add_header(r, "Retry-After", &value) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_hookd_reply(r, NGX_HTTP_TOO_MANY_REQUESTS,
-                   "rate_limited",
+        return ngx_http_hookd_too_many(r, retry_after,
                    "this API key is over its rate limit; retry after the "
                    "Retry-After seconds");
     }
@@ -291,6 +284,7 @@ ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
                                  app_id, ngx_strlen(app_id));
 
     if (verdict != NGX_OK) {
+        ngx_http_hookd_auth_failed(r);
         status = ngx_http_hookd_reply(r, verdict,
                      verdict == NGX_HTTP_UNAUTHORIZED
                      ? "unauthorized" : "forbidden", message);

@@ -168,32 +168,68 @@ ngx_http_hookd_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* hookd_rate_limit and hookd_auth_failure_limit: a zone's name, or off */
 char *
 ngx_http_hookd_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_hookd_loc_conf_t *hlcf = conf;
+    ngx_str_t        *value;
+    ngx_shm_zone_t  **zone;
 
-    ngx_str_t  *value;
+    zone = (ngx_shm_zone_t **) ((char *) conf + cmd->offset);
 
-    if (hlcf->limit_zone != NGX_CONF_UNSET_PTR) {
+    if (*zone != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
-        hlcf->limit_zone = NULL;
+        *zone = NULL;
         return NGX_CONF_OK;
     }
 
     /* size 0: the zone may be declared further down the file */
-    hlcf->limit_zone = ngx_shared_memory_add(cf, &value[1], 0,
-                                             &ngx_http_hookd_module);
-    if (hlcf->limit_zone == NULL) {
+    *zone = ngx_shared_memory_add(cf, &value[1], 0, &ngx_http_hookd_module);
+    if (*zone == NULL) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_hookd_limit_peek(ngx_shm_zone_t *zone, const u_char *key_hash,
+    ngx_uint_t *retry_after)
+{
+    ngx_int_t                 rc;
+    ngx_rbtree_key_t          key;
+    ngx_http_hookd_limit_t   *ctx = zone->data;
+    ngx_http_hookd_bucket_t  *b;
+
+    ngx_memcpy(&key, key_hash, sizeof(ngx_rbtree_key_t));
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    b = ngx_http_hookd_limit_lookup(ctx, key, key_hash);
+    rc = NGX_OK;
+
+    if (b != NULL) {
+        ngx_http_hookd_limit_refill(ctx, b);
+
+        if (b->tokens < 1000) {
+            *retry_after = ((1000 - b->tokens) / ctx->rate + 999) / 1000;
+            if (*retry_after == 0) {
+                *retry_after = 1;
+            }
+
+            rc = NGX_BUSY;
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    return rc;
 }
 
 

@@ -112,7 +112,14 @@ static ngx_command_t  ngx_http_hookd_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_hookd_limit,
       NGX_HTTP_LOC_CONF_OFFSET,
-      0,
+      offsetof(ngx_http_hookd_loc_conf_t, limit_zone),
+      NULL },
+
+    { ngx_string("hookd_auth_failure_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_hookd_limit,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hookd_loc_conf_t, auth_limit_zone),
       NULL },
 
     { ngx_string("hookd_key_cache_ttl"),
@@ -216,6 +223,7 @@ ngx_http_hookd_create_loc_conf(ngx_conf_t *cf)
     conf->max_payload = NGX_CONF_UNSET_SIZE;
     conf->key_cache_ttl = NGX_CONF_UNSET_MSEC;
     conf->limit_zone = NGX_CONF_UNSET_PTR;
+    conf->auth_limit_zone = NGX_CONF_UNSET_PTR;
 
     return conf;
 }
@@ -237,6 +245,8 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->key_cache_ttl, prev->key_cache_ttl,
                               60000);
     ngx_conf_merge_ptr_value(conf->limit_zone, prev->limit_zone, NULL);
+    ngx_conf_merge_ptr_value(conf->auth_limit_zone, prev->auth_limit_zone,
+                             NULL);
 
     if (!conf->ingest && !conf->admin) {
         return NGX_CONF_OK;

@@ -82,6 +82,8 @@ typedef struct {
     size_t                          max_payload;
     ngx_msec_t                      key_cache_ttl;
     ngx_shm_zone_t                 *limit_zone;
+    /* failed authentications per client address */
+    ngx_shm_zone_t                 *auth_limit_zone;
 } ngx_http_hookd_loc_conf_t;
 
 
@@ -129,6 +131,17 @@ ngx_table_elt_t *ngx_http_hookd_find_header(ngx_http_request_t *r,
 ngx_int_t ngx_http_hookd_json_content_type(ngx_http_request_t *r);
 ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
     ngx_str_t *body);
+/* 429 rate_limited with Retry-After */
+ngx_int_t ngx_http_hookd_too_many(ngx_http_request_t *r,
+    ngx_uint_t retry_after, const char *message);
+/*
+ * The failed-authentication limit (hookd_auth_failure_limit), keyed by the
+ * client's address, checked before any database round trip: NGX_DECLINED
+ * when the address may try, else the 429 answered.
+ */
+ngx_int_t ngx_http_hookd_auth_limited(ngx_http_request_t *r);
+/* counts a failed authentication of this request's address */
+void ngx_http_hookd_auth_failed(ngx_http_request_t *r);
 /* finalizes from the PostgreSQL connection's event, not the request's */
 void ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
@@ -157,6 +170,9 @@ char *ngx_http_hookd_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_hookd_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 /* NGX_OK, or NGX_BUSY with *retry_after set in seconds */
 ngx_int_t ngx_http_hookd_limit_take(ngx_shm_zone_t *zone,
+    const u_char *key_hash, ngx_uint_t *retry_after);
+/* as take, without taking: NGX_BUSY when the bucket is empty */
+ngx_int_t ngx_http_hookd_limit_peek(ngx_shm_zone_t *zone,
     const u_char *key_hash, ngx_uint_t *retry_after);
 
 #endif /* NGX_HTTP_HOOKD_MODULE_H */

@@ -371,3 +371,80 @@ ngx_http_hookd_unavailable(ngx_http_request_t *r, const char *message)
                : "the event store is unreachable; retry after Retry-After "
                  "seconds");
 }
+
+
+ngx_int_t
+ngx_http_hookd_too_many(ngx_http_request_t *r, ngx_uint_t retry_after,
+    const char *message)
+{
+    u_char     *p;
+    ngx_str_t   value;
+
+    p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+    if (p == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    value.data = p;
+    value.len = ngx_sprintf(p, "%ui", retry_after) - p;
+
+    if (ngx_http_hookd_add_header(r, "Retry-After", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_hookd_reply(r, NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+                                message);
+}
+
+
+/* the client's address (realip's, behind a load balancer) as a bucket key */
+static void
+ngx_http_hookd_address_hash(ngx_http_request_t *r, u_char *hash)
+{
+    hookd_key_hash((char *) r->connection->addr_text.data,
+                   r->connection->addr_text.len, hash);
+}
+
+
+ngx_int_t
+ngx_http_hookd_auth_limited(ngx_http_request_t *r)
+{
+    u_char                      hash[HOOKD_KEY_HASH_LEN];
+    ngx_uint_t                  retry_after;
+    ngx_http_hookd_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
+
+    if (hlcf->auth_limit_zone == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_hookd_address_hash(r, hash);
+
+    if (ngx_http_hookd_limit_peek(hlcf->auth_limit_zone, hash, &retry_after)
+        == NGX_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_hookd_too_many(r, retry_after,
+               "too many failed authentications from this address; retry "
+               "after the Retry-After seconds with a valid key");
+}
+
+
+void
+ngx_http_hookd_auth_failed(ngx_http_request_t *r)
+{
+    u_char                      hash[HOOKD_KEY_HASH_LEN];
+    ngx_uint_t                  retry_after;
+    ngx_http_hookd_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
+
+    if (hlcf->auth_limit_zone != NULL) {
+        ngx_http_hookd_address_hash(r, hash);
+        (void) ngx_http_hookd_limit_take(hlcf->auth_limit_zone, hash,
+                                         &retry_after);
+    }
+}

@@ -136,6 +136,7 @@ http {{
     hookd_pool_size {pool_size};
     hookd_db_timeout 2s;
     hookd_rate_limit_zone name=ingest_limit:1m rate=2/s burst=3;
+    hookd_rate_limit_zone name=auth_failures:1m rate=1/s burst=5;
     {extra_http}
 
     server {{
@@ -151,6 +152,20 @@ http {{
         }}
         location = /big/v1/events {{
             hookd_ingest;
+        }}
+        # behind a load balancer: the client is X-Forwarded-For's address
+        location = /guarded/v1/events {{
+            hookd_ingest;
+            hookd_key_cache_ttl 1s;
+            hookd_auth_failure_limit auth_failures;
+            set_real_ip_from 127.0.0.1;
+            real_ip_header X-Forwarded-For;
+        }}
+        location /guarded/v1/apps {{
+            hookd_admin;
+            hookd_auth_failure_limit auth_failures;
+            set_real_ip_from 127.0.0.1;
+            real_ip_header X-Forwarded-For;
         }}
         location /v1/apps {{
             hookd_admin;

@@ -295,3 +295,36 @@ def test_a_lease_outlasts_an_attempt_longer_than_it(app, pg, receiver,
     assert len(receiver.at(p)) == 1
     assert pg.query("SELECT attempt_count FROM hookd.deliveries WHERE "
                     "event_id = %s", event) == [(1,)]
+
+
+def test_failed_authentications_are_limited_per_address(app, nginx):
+    """A flood of unknown keys from one address is answered 429 before any
+    database round trip, and another address's producer is not held up."""
+    import requests
+
+    def post(addr, key, path="/guarded/v1/events"):
+        return requests.post(nginx.url + path, timeout=10,
+                             json={"event_type": "t.x", "payload": {}},
+                             headers={"Authorization": f"Bearer {key}",
+                                      "X-Forwarded-For": addr})
+
+    flood = "10.9.%d.%d" % tuple(uuid.uuid4().bytes[:2])
+    statuses = [post(flood, "hk_" + uuid.uuid4().hex).status_code
+                for _ in range(8)]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 3
+    r = post(flood, "hk_" + uuid.uuid4().hex)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert r.json()["error"]["code"] == "rate_limited"
+    # the address is held back whatever it sends, a good key too
+    assert post(flood, app.key).status_code == 429
+    # the admin API counts toward the same limit
+    r = requests.get(nginx.url + "/guarded/v1/apps", timeout=10,
+                     headers={"Authorization": "Bearer hk_nope",
+                              "X-Forwarded-For": flood})
+    assert r.status_code == 429
+
+    other = "10.8.%d.%d" % tuple(uuid.uuid4().bytes[:2])
+    assert [post(other, app.key).status_code for _ in range(3)] == [202] * 3
+    # a malformed key or none at all counts as well
+    third = "10.7.%d.%d" % tuple(uuid.uuid4().bytes[:2])
+    assert [post(third, "").status_code for _ in range(6)][-1] == 429
