@@ -48,6 +48,21 @@ static void ngx_http_hookd_limit_expire(ngx_http_hookd_limit_t *ctx,
     ngx_uint_t force);
 static void ngx_http_hookd_limit_refill(ngx_http_hookd_limit_t *ctx,
     ngx_http_hookd_bucket_t *b);
+static ngx_uint_t ngx_http_hookd_limit_wait(ngx_http_hookd_limit_t *ctx,
+    ngx_http_hookd_bucket_t *b);
+
+
+/* whole seconds until an empty bucket has a token again, at least 1 */
+static ngx_uint_t
+ngx_http_hookd_limit_wait(ngx_http_hookd_limit_t *ctx,
+    ngx_http_hookd_bucket_t *b)
+{
+    ngx_uint_t  seconds;
+
+    seconds = ((1000 - b->tokens) / ctx->rate + 999) / 1000;
+
+    return seconds ? seconds : 1;
+}
 
 
 char *
@@ -218,11 +233,7 @@ ngx_http_hookd_limit_peek(ngx_shm_zone_t *zone, const u_char *key_hash,
         ngx_http_hookd_limit_refill(ctx, b);
 
         if (b->tokens < 1000) {
-            *retry_after = ((1000 - b->tokens) / ctx->rate + 999) / 1000;
-            if (*retry_after == 0) {
-                *retry_after = 1;
-            }
-
+            *retry_after = ngx_http_hookd_limit_wait(ctx, b);
             rc = NGX_BUSY;
         }
     }
@@ -470,11 +481,7 @@ ngx_http_hookd_limit_take(ngx_shm_zone_t *zone, const u_char *key_hash,
         rc = NGX_OK;
 
     } else {
-        *retry_after = ((1000 - b->tokens) / ctx->rate + 999) / 1000;
-        if (*retry_after == 0) {
-            *retry_after = 1;
-        }
-
+        *retry_after = ngx_http_hookd_limit_wait(ctx, b);
         rc = NGX_BUSY;
     }
 

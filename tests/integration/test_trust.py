@@ -128,8 +128,9 @@ def outcome(app_id, row, cls, status, retry_in):
             "status_code": status, "error_class": cls, "retry_in": retry_in}
 
 
-def test_an_outcome_that_cannot_be_scheduled_is_recorded_clamped(app, hookd,
-                                                                 nginx, pg):
+def claimed_beside(app, hookd, nginx, pg):
+    """A delivery of app and one of another application, claimed: their
+    (app_id, id, attempt_number), app's first."""
     other = App(hookd, nginx)
     for a in (app, other):
         a.endpoint("http://127.0.0.1:9/x")
@@ -138,6 +139,12 @@ def test_an_outcome_that_cannot_be_scheduled_is_recorded_clamped(app, hookd,
                     "hookd.claim('trust', 1000, 30) WHERE o_app_id IN "
                     "(%s, %s) ORDER BY o_app_id = %s", app.id, other.id,
                     other.id)
+    return other, rows
+
+
+def test_an_outcome_that_cannot_be_scheduled_is_recorded_clamped(app, hookd,
+                                                                 nginx, pg):
+    other, rows = claimed_beside(app, hookd, nginx, pg)
     assert [r[0] for r in rows] == [app.id, other.id]
     batch = [outcome(app.id, rows[0][1:], "RETRYABLE", 500, 1e300),
              outcome(other.id, rows[1][1:], "SUCCEEDED", 200, None)]
@@ -198,14 +205,7 @@ def test_a_policy_written_past_its_bounds_hurts_no_one(app, hookd, nginx, pg,
 
 
 def test_a_malformed_outcome_fails_alone_in_its_batch(app, hookd, nginx, pg):
-    other = App(hookd, nginx)
-    for a in (app, other):
-        a.endpoint("http://127.0.0.1:9/x")
-        assert a.post({"event_type": "t.x", "payload": {}}).status_code == 202
-    rows = pg.query("SELECT o_app_id, o_id, o_attempt_number FROM "
-                    "hookd.claim('trust', 1000, 30) WHERE o_app_id IN "
-                    "(%s, %s) ORDER BY o_app_id = %s", app.id, other.id,
-                    other.id)
+    other, rows = claimed_beside(app, hookd, nginx, pg)
     broken = dict(outcome(app.id, rows[0][1:], "SUCCEEDED", 200, None),
                   started_at="yesterday")
     batch = [broken, outcome(other.id, rows[1][1:], "SUCCEEDED", 200, None)]
