@@ -11,38 +11,39 @@
 #include "hookd_validate.h"
 
 
+static size_t hookd_skip_string(const char *text, size_t len, size_t i);
 static int hookd_count_keys(json_t *v, int depth, hookd_validation_t *out);
 static int hookd_validate_labels(json_t *labels, hookd_validation_t *out);
 static int hookd_label_key_char(int c);
 
 
+/* the index of the quote closing the string that opens at text[i] */
+static size_t
+hookd_skip_string(const char *text, size_t len, size_t i)
+{
+    for (i++; i < len && text[i] != '"'; i++) {
+        if (text[i] == '\\') {
+            i++;
+        }
+    }
+
+    return i;
+}
+
+
 int
 hookd_json_depth(const char *text, size_t len, int max)
 {
-    int     depth, deepest, in_string;
+    int     depth, deepest;
     size_t  i;
 
     depth = 0;
     deepest = 0;
-    in_string = 0;
 
     for (i = 0; i < len; i++) {
-        char c = text[i];
-
-        if (in_string) {
-            if (c == '\\') {
-                i++;
-
-            } else if (c == '"') {
-                in_string = 0;
-            }
-
-            continue;
-        }
-
-        switch (c) {
+        switch (text[i]) {
         case '"':
-            in_string = 1;
+            i = hookd_skip_string(text, len, i);
             break;
 
         case '{':
@@ -70,28 +71,15 @@ hookd_json_depth(const char *text, size_t len, int max)
 long
 hookd_json_unstorable_number(const char *text, size_t len)
 {
-    int     in_string, exp_negative;
+    int     exp_negative;
     long    exp, scale, weight, int_digits, frac_digits;
     size_t  i, start;
-
-    in_string = 0;
 
     for (i = 0; i < len; i++) {
         char c = text[i];
 
-        if (in_string) {
-            if (c == '\\') {
-                i++;
-
-            } else if (c == '"') {
-                in_string = 0;
-            }
-
-            continue;
-        }
-
         if (c == '"') {
-            in_string = 1;
+            i = hookd_skip_string(text, len, i);
             continue;
         }
 
