@@ -23,6 +23,7 @@ typedef enum {
 } ngx_http_hookd_new_e;
 
 
+static ngx_int_t ngx_http_hookd_admin_authorized(ngx_http_request_t *r);
 static void ngx_http_hookd_admin_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hookd_admin_send(ngx_http_request_t *r,
     json_t *body, ngx_uint_t from_handler);
@@ -41,9 +42,7 @@ static void ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
 ngx_int_t
 ngx_http_hookd_admin_handler(ngx_http_request_t *r)
 {
-    ngx_int_t              rc;
-    ngx_str_t              key, allow;
-    ngx_http_hookd_ctx_t  *ctx;
+    ngx_str_t  allow;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PATCH
                        |NGX_HTTP_DELETE)))
@@ -58,24 +57,24 @@ ngx_http_hookd_admin_handler(ngx_http_request_t *r)
                    "the admin API takes GET, POST, PATCH and DELETE");
     }
 
-    ctx = ngx_http_hookd_get_ctx(r);
-    if (ctx == NULL) {
+    if (ngx_http_hookd_get_ctx(r) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_hookd_auth_limited(r);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
+    return ngx_http_hookd_authenticate(r, NGX_HTTP_HOOKD_SCOPE_ADMIN,
+                                       ngx_http_hookd_admin_authorized);
+}
 
-    if (ngx_http_hookd_get_key(r, &key) != NGX_OK) {
-        ngx_http_hookd_auth_failed(r);
-        return ngx_http_hookd_reply(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
-                   "send an admin API key as \"Authorization: Bearer <key>\" "
-                   "or \"X-API-Key: <key>\"");
-    }
 
-    hookd_key_hash((char *) key.data, key.len, ctx->key_hash);
+/*
+ * The key is an admin key within its rate: only now is a body read.
+ * hookd.admin() still decides what the key may do, on the key's row as it
+ * is when the request runs.
+ */
+static ngx_int_t
+ngx_http_hookd_admin_authorized(ngx_http_request_t *r)
+{
+    ngx_int_t  rc;
 
     if (r->method & (NGX_HTTP_GET|NGX_HTTP_DELETE)) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {

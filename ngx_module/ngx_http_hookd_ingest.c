@@ -1,64 +1,22 @@
 /*
- * POST /v1/events: method, API key, content type, key validity (a per-worker
- * cache in front of PostgreSQL), rate limit, body size and shape; then the
- * event joins the worker's next ingest batch and the 202 waits for its
- * commit.
+ * POST /v1/events: method, API key and rate limit (ngx_http_hookd_auth.c),
+ * content type, body size and shape; then the event joins the worker's next
+ * ingest batch and the 202 waits for its commit.
  */
 
 #include "ngx_http_hookd_module.h"
 
 
-#define NGX_HTTP_HOOKD_KEY_CACHE_SIZE  1024
-#define NGX_HTTP_HOOKD_APP_ID_MAX      64
-
-
-typedef struct {
-    u_char          hash[HOOKD_KEY_HASH_LEN];
-    u_char          app_id[NGX_HTTP_HOOKD_APP_ID_MAX];
-    size_t          app_id_len;
-    ngx_uint_t      status;        /* NGX_OK, 401 or 403 */
-    const char     *message;
-    ngx_msec_t      expires;
-    unsigned        used:1;
-} ngx_http_hookd_key_entry_t;
-
-
 static ngx_int_t ngx_http_hookd_ingest_authorized(ngx_http_request_t *r);
-static ngx_http_hookd_key_entry_t *ngx_http_hookd_key_cache_get(
-    const u_char *hash);
-static void ngx_http_hookd_key_cache_put(ngx_http_request_t *r,
-    const u_char *hash, ngx_uint_t status, const char *message,
-    const char *app_id, size_t app_id_len);
-static void ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
-    ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 static void ngx_http_hookd_body_read(ngx_http_request_t *r);
 static void ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 
 
-static ngx_http_hookd_key_entry_t  *ngx_http_hookd_key_cache;
-
-
-ngx_int_t
-ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle)
-{
-    ngx_http_hookd_key_cache = ngx_pcalloc(cycle->pool,
-                                   NGX_HTTP_HOOKD_KEY_CACHE_SIZE
-                                   * sizeof(ngx_http_hookd_key_entry_t));
-
-    return ngx_http_hookd_key_cache ? NGX_OK : NGX_ERROR;
-}
-
-
 ngx_int_t
 ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                    rc;
-    ngx_str_t                    key, allow;
-    ngx_table_elt_t             *h;
-    ngx_http_hookd_ctx_t        *ctx;
-    ngx_http_hookd_main_conf_t  *hmcf;
-    ngx_http_hookd_key_entry_t  *entry;
+    ngx_str_t  allow;
 
     if (r->method != NGX_HTTP_POST) {
         ngx_str_set(&allow, "POST");
@@ -70,23 +28,24 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
                    "method_not_allowed", "events are sent with POST");
     }
 
-    ctx = ngx_http_hookd_get_ctx(r);
-    if (ctx == NULL) {
+    if (ngx_http_hookd_get_ctx(r) == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_hookd_auth_limited(r);
-    if (rc != NGX_DECLINED) {
-        return rc;
-    }
+    return ngx_http_hookd_authenticate(r, NGX_HTTP_HOOKD_SCOPE_INGEST,
+                                       ngx_http_hookd_ingest_authorized);
+}
 
-    if (ngx_http_hookd_get_key(r, &key) != NGX_OK) {
-        ngx_http_hookd_auth_failed(r);
-        return ngx_http_hookd_reply(r, NGX_HTTP_UNAUTHORIZED,
-                   "unauthorized",
-                   "send an API key as \"Authorization: Bearer <key>\" "
-                   "or \"X-API-Key: <key>\"");
-    }
+
+/* The key is good and within its rate: the headers, then the body. */
+static ngx_int_t
+ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
+{
+    ngx_int_t              rc;
+    ngx_table_elt_t       *h;
+    ngx_http_hookd_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
 
     if (ngx_http_hookd_json_content_type(r) != NGX_OK) {
         return ngx_http_hookd_reply(r,
@@ -109,74 +68,6 @@ ngx_http_hookd_ingest_handler(ngx_http_request_t *r)
         ctx->idempotency_key = h->value;
     }
 
-    hookd_key_hash((char *) key.data, key.len, ctx->key_hash);
-
-    entry = ngx_http_hookd_key_cache_get(ctx->key_hash);
-
-    if (entry == NULL) {
-        hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
-
-        ctx->job.stmt = NGX_HTTP_HOOKD_STMT_KEY_LOOKUP;
-        ctx->job.param.data = ctx->key_hash;
-        ctx->job.param.len = HOOKD_KEY_HASH_LEN;
-        ctx->job.handler = ngx_http_hookd_key_looked_up;
-        ctx->job.data = r;
-
-        /*
-         * The reference is taken first: a send that fails inside
-         * ngx_http_hookd_pool_post() completes the job, and finalizes the
-         * request, before the call returns.
-         */
-        r->main->count++;
-
-        if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
-            r->main->count--;
-            return ngx_http_hookd_unavailable(r, NULL);
-        }
-
-        return NGX_DONE;
-    }
-
-    if (entry->status != NGX_OK) {
-        ngx_http_hookd_auth_failed(r);
-        return ngx_http_hookd_reply(r, entry->status,
-                   entry->status == NGX_HTTP_UNAUTHORIZED
-                   ? "unauthorized" : "forbidden", entry->message);
-    }
-
-    ctx->app_id.data = ngx_pnalloc(r->pool, entry->app_id_len);
-    if (ctx->app_id.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ngx_memcpy(ctx->app_id.data, entry->app_id, entry->app_id_len);
-    ctx->app_id.len = entry->app_id_len;
-
-    return ngx_http_hookd_ingest_authorized(r);
-}
-
-
-/* The key is good: rate limit, then read the body. */
-static ngx_int_t
-ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
-{
-    ngx_int_t                   rc;
-    ngx_uint_t                  retry_after;
-    ngx_http_hookd_ctx_t       *ctx;
-    ngx_http_hookd_loc_conf_t  *hlcf;
-
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
-
-    if (hlcf->limit_zone
-        && ngx_http_hookd_limit_take(hlcf->limit_zone, ctx->key_hash,
-                                     &retry_after) == NGX_BUSY)
-    {
-        return ngx_http_hookd_too_many(r, retry_after,
-                   "this API key is over its rate limit; retry after the "
-                   "Retry-After seconds");
-    }
-
     r->request_body_in_single_buf = 1;
 
     rc = ngx_http_read_client_request_body(r, ngx_http_hookd_body_read);
@@ -185,123 +76,6 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
     }
 
     return NGX_DONE;
-}
-
-
-static ngx_http_hookd_key_entry_t *
-ngx_http_hookd_key_cache_get(const u_char *hash)
-{
-    ngx_http_hookd_key_entry_t  *e;
-
-    e = &ngx_http_hookd_key_cache[(hash[0] | (hash[1] << 8))
-                                  % NGX_HTTP_HOOKD_KEY_CACHE_SIZE];
-
-    if (!e->used || ngx_memcmp(e->hash, hash, HOOKD_KEY_HASH_LEN) != 0
-        || (ngx_msec_int_t) (e->expires - ngx_current_msec) <= 0)
-    {
-        return NULL;
-    }
-
-    return e;
-}
-
-
-static void
-ngx_http_hookd_key_cache_put(ngx_http_request_t *r, const u_char *hash,
-    ngx_uint_t status, const char *message, const char *app_id,
-    size_t app_id_len)
-{
-    ngx_http_hookd_loc_conf_t   *hlcf;
-    ngx_http_hookd_key_entry_t  *e;
-
-    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
-
-    if (hlcf->key_cache_ttl == 0 || app_id_len > NGX_HTTP_HOOKD_APP_ID_MAX) {
-        return;
-    }
-
-    e = &ngx_http_hookd_key_cache[(hash[0] | (hash[1] << 8))
-                                  % NGX_HTTP_HOOKD_KEY_CACHE_SIZE];
-
-    ngx_memcpy(e->hash, hash, HOOKD_KEY_HASH_LEN);
-    ngx_memcpy(e->app_id, app_id, app_id_len);
-    e->app_id_len = app_id_len;
-    e->status = status;
-    e->message = message;
-    e->expires = ngx_current_msec + hlcf->key_cache_ttl;
-    e->used = 1;
-}
-
-
-static void
-ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
-    ngx_http_hookd_job_rc_e rc, PGresult *res, int row)
-{
-    ngx_int_t              status;
-    ngx_uint_t             verdict;
-    const char            *app_id, *scopes, *state, *message;
-    ngx_http_request_t    *r = job->data;
-    ngx_http_hookd_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
-
-    if (rc != NGX_HTTP_HOOKD_JOB_OK) {
-        status = ngx_http_hookd_unavailable(r, NULL);
-        ngx_http_hookd_job_finalize(r, status);
-        return;
-    }
-
-    app_id = "";
-    verdict = NGX_OK;
-    message = NULL;
-
-    if (row < 0) {
-        verdict = NGX_HTTP_UNAUTHORIZED;
-        message = "unknown API key";
-
-    } else {
-        app_id = PQgetvalue(res, row, 1);
-        scopes = PQgetvalue(res, row, 2);
-        state = PQgetvalue(res, row, 3);
-
-        if (ngx_strcmp(state, "revoked") == 0) {
-            verdict = NGX_HTTP_FORBIDDEN;
-            message = "this API key was revoked";
-
-        } else if (ngx_strcmp(state, "expired") == 0) {
-            verdict = NGX_HTTP_FORBIDDEN;
-            message = "this API key has expired";
-
-        } else if (PQgetisnull(res, row, 1)
-                   || ngx_strstr(scopes, "ingest") == NULL)
-        {
-            verdict = NGX_HTTP_FORBIDDEN;
-            message = "this API key has no ingest scope";
-        }
-    }
-
-    ngx_http_hookd_key_cache_put(r, ctx->key_hash, verdict, message,
-                                 app_id, ngx_strlen(app_id));
-
-    if (verdict != NGX_OK) {
-        ngx_http_hookd_auth_failed(r);
-        status = ngx_http_hookd_reply(r, verdict,
-                     verdict == NGX_HTTP_UNAUTHORIZED
-                     ? "unauthorized" : "forbidden", message);
-        ngx_http_hookd_job_finalize(r, status);
-        return;
-    }
-
-    ctx->app_id.len = ngx_strlen(app_id);
-    ctx->app_id.data = ngx_pnalloc(r->pool, ctx->app_id.len);
-    if (ctx->app_id.data == NULL) {
-        ngx_http_hookd_job_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_memcpy(ctx->app_id.data, app_id, ctx->app_id.len);
-
-    ngx_http_hookd_job_finalize(r, ngx_http_hookd_ingest_authorized(r));
 }
 
 

@@ -38,6 +38,8 @@ struct ngx_http_hookd_limit_s {
 };
 
 
+static ngx_shm_zone_t *ngx_http_hookd_limit_add(ngx_conf_t *cf,
+    ngx_str_t *name, size_t size, ngx_uint_t rate, ngx_uint_t burst);
 static ngx_int_t ngx_http_hookd_limit_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_hookd_limit_rbtree_insert(ngx_rbtree_node_t *temp,
@@ -68,13 +70,11 @@ ngx_http_hookd_limit_wait(ngx_http_hookd_limit_t *ctx,
 char *
 ngx_http_hookd_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    u_char                  *p;
-    ssize_t                  size;
-    ngx_str_t               *value, name, s;
-    ngx_int_t                rate, burst;
-    ngx_uint_t               i;
-    ngx_shm_zone_t          *shm_zone;
-    ngx_http_hookd_limit_t  *ctx;
+    u_char      *p;
+    ssize_t      size;
+    ngx_str_t   *value, name, s;
+    ngx_int_t    rate, burst;
+    ngx_uint_t   i;
 
     value = cf->args->elts;
 
@@ -155,31 +155,65 @@ ngx_http_hookd_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_hookd_limit_add(cf, &name, size, rate, burst) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_shm_zone_t *
+ngx_http_hookd_limit_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    ngx_uint_t rate, ngx_uint_t burst)
+{
+    ngx_shm_zone_t          *shm_zone;
+    ngx_http_hookd_limit_t  *ctx;
+
     ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_hookd_limit_t));
     if (ctx == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     ctx->rate = rate;
     ctx->burst = burst;
 
-    shm_zone = ngx_shared_memory_add(cf, &name, size,
-                                     &ngx_http_hookd_module);
+    shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_hookd_module);
     if (shm_zone == NULL) {
-        return NGX_CONF_ERROR;
+        return NULL;
     }
 
     if (shm_zone->data) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "hookd_rate_limit_zone \"%V\" is already defined",
-                           &name);
-        return NGX_CONF_ERROR;
+                           name);
+        return NULL;
     }
 
     shm_zone->init = ngx_http_hookd_limit_init_zone;
     shm_zone->data = ctx;
 
-    return NGX_CONF_OK;
+    return shm_zone;
+}
+
+
+/*
+ * The zone of admin locations that name none: "hookd_admin", 1m, 100 requests
+ * a second per key, bursts of 500 (docs/directives.md); declared once, by
+ * the first such location, unless the configuration declares its own.
+ */
+ngx_shm_zone_t *
+ngx_http_hookd_limit_admin_zone(ngx_conf_t *cf)
+{
+    ngx_str_t        name = ngx_string("hookd_admin");
+    ngx_shm_zone_t  *shm_zone;
+
+    shm_zone = ngx_shared_memory_add(cf, &name, 0, &ngx_http_hookd_module);
+    if (shm_zone == NULL || shm_zone->data) {
+        return shm_zone;
+    }
+
+    return ngx_http_hookd_limit_add(cf, &name, 1024 * 1024, 100, 500);
 }
 
 

@@ -244,12 +244,22 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               1024 * 1024);
     ngx_conf_merge_msec_value(conf->key_cache_ttl, prev->key_cache_ttl,
                               60000);
-    ngx_conf_merge_ptr_value(conf->limit_zone, prev->limit_zone, NULL);
+    /* left unset until we know whether the admin API's default applies */
+    ngx_conf_merge_ptr_value(conf->limit_zone, prev->limit_zone,
+                             NGX_CONF_UNSET_PTR);
     ngx_conf_merge_ptr_value(conf->auth_limit_zone, prev->auth_limit_zone,
                              NULL);
 
     if (!conf->ingest && !conf->admin) {
         return NGX_CONF_OK;
+    }
+
+    if (conf->limit_zone == NGX_CONF_UNSET_PTR) {
+        conf->limit_zone = conf->admin ? ngx_http_hookd_limit_admin_zone(cf)
+                                       : NULL;
+        if (conf->admin && conf->limit_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     hmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_hookd_module);

@@ -49,6 +49,14 @@ typedef void (*ngx_http_hookd_job_handler_pt)(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 
 
+/* what an API key may do: its scopes */
+#define NGX_HTTP_HOOKD_SCOPE_INGEST  0x01
+#define NGX_HTTP_HOOKD_SCOPE_ADMIN   0x02
+
+/* what a request does once its key is good: a content handler's result */
+typedef ngx_int_t (*ngx_http_hookd_key_next_pt)(ngx_http_request_t *r);
+
+
 struct ngx_http_hookd_job_s {
     ngx_queue_t                     queue;
     ngx_http_hookd_stmt_e           stmt;
@@ -91,6 +99,8 @@ typedef struct {
 typedef struct {
     ngx_http_hookd_job_t            job;
     u_char                          key_hash[HOOKD_KEY_HASH_LEN];
+    ngx_uint_t                      key_scope;
+    ngx_http_hookd_key_next_pt      key_next;
     ngx_str_t                       idempotency_key;
     ngx_str_t                       body;
     ngx_str_t                       app_id;
@@ -134,14 +144,6 @@ ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
 /* 429 rate_limited with Retry-After */
 ngx_int_t ngx_http_hookd_too_many(ngx_http_request_t *r,
     ngx_uint_t retry_after, const char *message);
-/*
- * The failed-authentication limit (hookd_auth_failure_limit), keyed by the
- * client's address, checked before any database round trip: NGX_DECLINED
- * when the address may try, else the 429 answered.
- */
-ngx_int_t ngx_http_hookd_auth_limited(ngx_http_request_t *r);
-/* counts a failed authentication of this request's address */
-void ngx_http_hookd_auth_failed(ngx_http_request_t *r);
 /* finalizes from the PostgreSQL connection's event, not the request's */
 void ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc);
 
@@ -155,9 +157,25 @@ ngx_int_t ngx_http_hookd_pool_post(ngx_http_hookd_pool_t *pool,
 /* ngx_http_hookd_conninfo.c */
 char *ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo);
 
+/* ngx_http_hookd_auth.c */
+ngx_int_t ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle);
+/*
+ * Authenticates the request for a scope, then takes a token of the
+ * location's per-key rate limit. When the cache knows the key: next(r)'s
+ * result. NGX_DONE while PostgreSQL is asked: next runs when it answers,
+ * and the request is finalized with what it returns. Otherwise the refusal
+ * (401, 403, 429, 503), already answered.
+ */
+ngx_int_t ngx_http_hookd_authenticate(ngx_http_request_t *r,
+    ngx_uint_t scope, ngx_http_hookd_key_next_pt next);
+/*
+ * Counts a failed authentication of the request's address (in the zone of
+ * hookd_auth_failure_limit, checked before any database round trip).
+ */
+void ngx_http_hookd_auth_failed(ngx_http_request_t *r);
+
 /* ngx_http_hookd_ingest.c */
 ngx_int_t ngx_http_hookd_ingest_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_hookd_key_cache_init(ngx_cycle_t *cycle);
 
 /* ngx_http_hookd_admin.c */
 ngx_int_t ngx_http_hookd_admin_handler(ngx_http_request_t *r);
@@ -168,6 +186,8 @@ char *ngx_http_hookd_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_hookd_limit_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_hookd_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+/* hookd_admin's zone when its location has no hookd_rate_limit */
+ngx_shm_zone_t *ngx_http_hookd_limit_admin_zone(ngx_conf_t *cf);
 /* NGX_OK, or NGX_BUSY with *retry_after set in seconds */
 ngx_int_t ngx_http_hookd_limit_take(ngx_shm_zone_t *zone,
     const u_char *key_hash, ngx_uint_t *retry_after);

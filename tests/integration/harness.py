@@ -137,6 +137,7 @@ http {{
     hookd_db_timeout 2s;
     hookd_rate_limit_zone name=ingest_limit:1m rate=2/s burst=3;
     hookd_rate_limit_zone name=auth_failures:1m rate=1/s burst=5;
+    hookd_rate_limit_zone name=admin_limit:1m rate=1/s burst=3;
     {extra_http}
 
     server {{
@@ -169,6 +170,10 @@ http {{
         }}
         location /v1/apps {{
             hookd_admin;
+        }}
+        location /limited/v1/apps {{
+            hookd_admin;
+            hookd_rate_limit admin_limit;
         }}
         location = /noop {{ return 202; }}
         location = /recv {{

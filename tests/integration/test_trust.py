@@ -2,12 +2,15 @@
 one sends or configures fails its own requests only, never the others'
 that share its ingest batch."""
 
+import hashlib
 import json
+import os
+import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import App
-from harness import wait_for
+from harness import Nginx, wait_for
 
 
 def item(app_id, payload, key=None, event_type="trust.test"):
@@ -328,3 +331,94 @@ def test_failed_authentications_are_limited_per_address(app, nginx):
     # a malformed key or none at all counts as well
     third = "10.7.%d.%d" % tuple(uuid.uuid4().bytes[:2])
     assert [post(third, "").status_code for _ in range(6)][-1] == 429
+
+
+def cache_set(key):
+    """The key cache's set that a key falls in (ngx_http_hookd_auth.c)."""
+    h = hashlib.sha256(key.encode()).digest()
+    return (h[0] | h[1] << 8) % 1024
+
+
+def test_known_keys_stay_cached_under_unknown_ones(app, pg, base):
+    """Made-up keys aimed at a known key's own cache set (each costs a
+    lookup) do not push it out: it still answers from the cache, as the
+    revocation written behind the cache's back shows."""
+    import requests
+
+    n = Nginx(os.path.join(base, "keycache"), pg.conninfo, workers=1)
+    n.start()
+    try:
+        def post(key):
+            return requests.post(n.url + "/big/v1/events", timeout=10,
+                                 json={"event_type": "t.x", "payload": {}},
+                                 headers={"Authorization": f"Bearer {key}"})
+
+        assert post(app.key).status_code == 202
+        target, made_up = cache_set(app.key), []
+        while len(made_up) < 40:
+            k = "hk_" + uuid.uuid4().hex
+            if cache_set(k) == target:
+                made_up.append(k)
+        assert {post(k).status_code for k in made_up} == {401}
+        pg.query("UPDATE hookd.api_keys SET revoked_at = now() WHERE "
+                 "app_id = %s RETURNING 1", app.id)
+        assert post(app.key).status_code == 202
+    finally:
+        n.stop()
+
+
+def raw_request(nginx, head):
+    """Sends a request's head alone and returns the first line answered,
+    or None if nginx waits for more."""
+    with socket.create_connection(("127.0.0.1", nginx.port)) as s:
+        s.settimeout(5)
+        s.sendall(head.encode())
+        try:
+            return s.recv(4096).split(b"\r\n", 1)[0].decode()
+        except socket.timeout:
+            return None
+
+
+def test_the_admin_api_reads_no_body_before_the_key(app, nginx):
+    """A body announced by a client without an admin key is never read:
+    the refusal comes before it is sent."""
+    for key, status in (("hk_" + uuid.uuid4().hex, "401"), (app.key, "403")):
+        line = raw_request(nginx, "POST /v1/apps HTTP/1.1\r\nHost: x\r\n"
+                           f"Authorization: Bearer {key}\r\n"
+                           "Content-Type: application/json\r\n"
+                           "Content-Length: 1000000\r\n\r\n")
+        assert line is not None and line.split()[1] == status, line
+    line = raw_request(nginx, "PATCH /v1/apps/x HTTP/1.1\r\nHost: x\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n")
+    assert line is not None and line.split()[1] == "401", line
+
+
+def test_the_admin_api_limits_each_key(hookd, nginx):
+    """An admin key over its rate is 429 + Retry-After, in a location's own
+    zone and in the default one (100/s, bursts of 500); another key is
+    not held back."""
+    import requests
+
+    name = "app-" + uuid.uuid4().hex[:12]
+    hookd("apps", "create", name)
+    keys = [hookd("keys", "create", "--app", name, "--scope", "admin")["key"]
+            for _ in range(3)]
+
+    def get(key, path="/limited/v1/apps"):
+        return requests.get(nginx.url + path, timeout=10,
+                            headers={"Authorization": f"Bearer {key}"})
+
+    # hookd.admin has no route under /limited (404), but the limit counts
+    statuses = [get(keys[0]).status_code for _ in range(4)]
+    assert statuses == [404, 404, 404, 429], statuses
+    r = get(keys[0])
+    assert int(r.headers["Retry-After"]) >= 1
+    assert r.json()["error"]["code"] == "rate_limited"
+    assert get(keys[1]).status_code == 404
+
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(lambda _: get(keys[2], "/v1/apps")
+                                 .status_code, range(1200)))
+    assert set(statuses) == {200, 429}
+    assert statuses.count(200) >= 500, statuses.count(200)
+    assert get(keys[1], "/v1/apps").status_code == 200
