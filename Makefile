@@ -10,7 +10,7 @@ CC         ?= cc
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS     ?= -O2 -g
 PG_INC     := $(shell pg_config --includedir 2>/dev/null)
-HOOKD_LIBS := -lpq -ljansson -lcrypto -lcurl -lev -lm
+HOOKD_LIBS := -lpq -ljansson -lcrypto -lcurl -lev -lm -pthread
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 

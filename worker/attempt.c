@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "resolve.h"
 #include "sign.h"
 #include "ssrf.h"
 #include "util.h"
@@ -22,7 +24,9 @@
 struct hookd_attempts_s {
     const hookd_config_t  *conf;
     const unsigned char   *master;
+    struct ev_loop        *loop;
     hookd_http_t          *http;
+    hookd_resolver_t      *resolver;       /* made when a proxy needs it */
     hookd_outcome_pt       outcome;
     void                  *data;
     int                    running;
@@ -37,6 +41,10 @@ struct hookd_transfer_s {
     hookd_delivery_t      *delivery;
     CURL                  *easy;
     struct curl_slist     *headers;
+    struct curl_slist     *connect_to;     /* through a proxy, pinned */
+    char                  *host;           /* through a proxy */
+    long                   port;
+    int                    pinned;
     double                 started;        /* epoch seconds */
     double                 retry_after;
     int                    refused;
@@ -61,6 +69,10 @@ static void hookd_report(hookd_transfer_t *t, long status, const char *error,
 static void hookd_transfer_done(CURL *easy, CURLcode result, void *data);
 static void hookd_not_sent(hookd_transfer_t *t, const char *why,
     hookd_class_e cls);
+static void hookd_through_proxy(hookd_transfer_t *t);
+static void hookd_on_resolved(void *data, int error,
+    const struct sockaddr_storage *addrs, int naddrs);
+static void hookd_send(hookd_transfer_t *t);
 
 
 hookd_attempts_t *
@@ -76,6 +88,7 @@ hookd_attempts_new(struct ev_loop *loop, const hookd_config_t *conf,
 
     a->conf = conf;
     a->master = master;
+    a->loop = loop;
     a->outcome = outcome;
     a->data = data;
     a->http = hookd_http_new(loop, hookd_transfer_done, a);
@@ -93,6 +106,7 @@ void
 hookd_attempts_free(hookd_attempts_t *a)
 {
     if (a) {
+        hookd_resolver_free(a->resolver);
         hookd_http_free(a->http);
         free(a);
     }
@@ -193,7 +207,11 @@ hookd_on_header(char *buf, size_t size, size_t nitems, void *userdata)
 }
 
 
-/* The SSRF guard judges the address curl is about to connect to. */
+/*
+ * The SSRF guard judges the address curl is about to connect to; through a
+ * proxy that is the operator's proxy, and the endpoint's own addresses were
+ * judged before (hookd_through_proxy).
+ */
 static curl_socket_t
 hookd_on_open_socket(void *clientp, curlsocktype purpose,
     struct curl_sockaddr *addr)
@@ -203,6 +221,7 @@ hookd_on_open_socket(void *clientp, curlsocktype purpose,
     const void            *ip;
 
     if (purpose == CURLSOCKTYPE_IPCXN && !c->allow_private_networks
+        && t->host == NULL
         && !hookd_address_allowed(&addr->addr, c->allow, (size_t) c->nallow))
     {
         ip = addr->family == AF_INET6
@@ -235,6 +254,8 @@ hookd_transfer_free(hookd_transfer_t *t)
     }
 
     curl_slist_free_all(t->headers);
+    curl_slist_free_all(t->connect_to);
+    free(t->host);
     free(t->response);
     hookd_delivery_free(t->delivery);
     free(t);
@@ -414,7 +435,165 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     }
 
-    if (hookd_http_start(a->http, e) != 0) {
+    if (a->conf->proxy[0] && !a->conf->allow_private_networks) {
+        hookd_through_proxy(t);
+        return;
+    }
+
+    hookd_send(t);
+}
+
+
+static void
+hookd_send(hookd_transfer_t *t)
+{
+    if (hookd_http_start(t->attempts->http, t->easy) != 0) {
         hookd_not_sent(t, "cannot start the transfer", HOOKD_UNKNOWN);
     }
+}
+
+
+/*
+ * A proxy connects for hookd, so curl's socket is the proxy's: the
+ * endpoint's name is resolved here and judged. HTTPS goes through a CONNECT
+ * to the address judged (CURLOPT_CONNECT_TO; the name still checks the
+ * certificate), so the proxy cannot be steered elsewhere. Plain HTTP hands
+ * the proxy the URL, which it resolves again: every address of the name must
+ * be allowed, and what the name resolves to at the proxy's moment is its own
+ * to check (docs/hookd.md).
+ */
+static void
+hookd_through_proxy(hookd_transfer_t *t)
+{
+    int                       family;
+    char                     *host, *scheme, *port;
+    size_t                    len;
+    CURLU                    *u;
+    struct sockaddr_storage   literal;
+
+    u = curl_url();
+    host = scheme = port = NULL;
+
+    if (u == NULL
+        || curl_url_set(u, CURLUPART_URL, t->delivery->url, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK
+        || curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT)
+           != CURLUE_OK)
+    {
+        curl_free(host);
+        curl_free(scheme);
+        curl_url_cleanup(u);
+        hookd_not_sent(t, "the endpoint's URL cannot be parsed",
+                       HOOKD_NON_RETRYABLE);
+        return;
+    }
+
+    t->pinned = strcasecmp(scheme, "https") == 0;
+    t->port = atol(port);
+
+    /* an IPv6 literal is given in brackets */
+    len = strlen(host);
+    if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
+        t->host = strndup(host + 1, len - 2);
+    } else {
+        t->host = strdup(host);
+    }
+
+    curl_free(host);
+    curl_free(scheme);
+    curl_free(port);
+    curl_url_cleanup(u);
+
+    if (t->host == NULL) {
+        hookd_not_sent(t, "out of memory", HOOKD_UNKNOWN);
+        return;
+    }
+
+    memset(&literal, 0, sizeof(literal));
+    family = strchr(t->host, ':') ? AF_INET6 : AF_INET;
+
+    if (inet_pton(family, t->host, family == AF_INET6
+                  ? (void *) &((struct sockaddr_in6 *) &literal)->sin6_addr
+                  : (void *) &((struct sockaddr_in *) &literal)->sin_addr)
+        == 1)
+    {
+        /* an address is what the proxy is told already */
+        literal.ss_family = (sa_family_t) family;
+        t->pinned = 0;
+        hookd_on_resolved(t, 0, &literal, 1);
+        return;
+    }
+
+    if (t->attempts->resolver == NULL) {
+        t->attempts->resolver = hookd_resolver_new(t->attempts->loop);
+    }
+
+    if (t->attempts->resolver == NULL
+        || hookd_resolve(t->attempts->resolver, t->host, hookd_on_resolved, t)
+           != 0)
+    {
+        hookd_not_sent(t, "cannot start resolving the endpoint's name",
+                       HOOKD_UNKNOWN);
+    }
+}
+
+
+static void
+hookd_on_resolved(void *data, int error, const struct sockaddr_storage *addrs,
+    int naddrs)
+{
+    int                    i, refused;
+    char                   why[512], ip[INET6_ADDRSTRLEN], pin[512];
+    const void            *in;
+    hookd_transfer_t      *t = data;
+    const hookd_config_t  *c = t->attempts->conf;
+
+    if (error != 0) {
+        snprintf(why, sizeof(why), "cannot resolve %s: %s", t->host,
+                 gai_strerror(error));
+        hookd_not_sent(t, why, hookd_classify(CURLE_COULDNT_RESOLVE_HOST, 0,
+                                              0));
+        return;
+    }
+
+    i = hookd_ssrf_choose(addrs, naddrs, t->pinned, c->allow,
+                          (size_t) c->nallow, &refused);
+
+    if (i < 0) {
+        in = addrs[refused].ss_family == AF_INET6
+             ? (const void *) &((struct sockaddr_in6 *) &addrs[refused])
+                   ->sin6_addr
+             : (const void *) &((struct sockaddr_in *) &addrs[refused])
+                   ->sin_addr;
+        inet_ntop(addrs[refused].ss_family, in, t->refused_addr,
+                  sizeof(t->refused_addr));
+        t->refused = 1;
+        snprintf(why, sizeof(why), "address %s of %s refused by the SSRF "
+                 "guard (allow it with allow_network in hookd.conf)",
+                 t->refused_addr, t->host);
+        hookd_not_sent(t, why, hookd_classify(CURLE_COULDNT_CONNECT, 0, 1));
+        return;
+    }
+
+    if (t->pinned) {
+        in = addrs[i].ss_family == AF_INET6
+             ? (const void *) &((struct sockaddr_in6 *) &addrs[i])->sin6_addr
+             : (const void *) &((struct sockaddr_in *) &addrs[i])->sin_addr;
+        inet_ntop(addrs[i].ss_family, in, ip, sizeof(ip));
+
+        snprintf(pin, sizeof(pin), addrs[i].ss_family == AF_INET6
+                 ? "%s:%ld:[%s]:%ld" : "%s:%ld:%s:%ld",
+                 t->host, t->port, ip, t->port);
+
+        t->connect_to = curl_slist_append(NULL, pin);
+        if (t->connect_to == NULL) {
+            hookd_not_sent(t, "out of memory", HOOKD_UNKNOWN);
+            return;
+        }
+
+        curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, t->connect_to);
+    }
+
+    hookd_send(t);
 }

@@ -171,3 +171,34 @@ hookd_address_allowed(const struct sockaddr *sa, const hookd_cidr_t *allow,
 
     return !hookd_blocked_addr(addr, 0);
 }
+
+
+int
+hookd_ssrf_choose(const struct sockaddr_storage *addrs, int naddrs,
+    int pinned, const hookd_cidr_t *allow, size_t nallow, int *refused)
+{
+    int  i;
+
+    *refused = -1;
+
+    for (i = 0; i < naddrs; i++) {
+        if (hookd_address_allowed((const struct sockaddr *) &addrs[i], allow,
+                                  nallow))
+        {
+            if (pinned) {
+                return i;
+            }
+
+        } else {
+            if (*refused < 0) {
+                *refused = i;
+            }
+
+            if (!pinned) {
+                return -1;
+            }
+        }
+    }
+
+    return pinned || naddrs == 0 ? -1 : 0;
+}

@@ -1,6 +1,7 @@
 /*
  * The SSRF guard: may hookd connect to this address? Judged on the address
- * actually connected to, after DNS, in libcurl's open-socket callback.
+ * actually connected to, after DNS, in libcurl's open-socket callback; or,
+ * through a proxy, on the addresses hookd resolved the endpoint's name to.
  */
 
 #ifndef HOOKD_SSRF_H
@@ -25,5 +26,15 @@ int hookd_cidr_parse(const char *s, hookd_cidr_t *out);
  */
 int hookd_address_allowed(const struct sockaddr *sa, const hookd_cidr_t *allow,
     size_t nallow);
+
+/*
+ * Through a proxy: which of the addresses an endpoint's name resolved to
+ * the request goes to. Pinned (the proxy is told the address itself): the
+ * first allowed one. Not pinned (the proxy resolves the name again and may
+ * pick any): 0 when every one is allowed. -1 when refused, with *refused
+ * the index of the address that was.
+ */
+int hookd_ssrf_choose(const struct sockaddr_storage *addrs, int naddrs,
+    int pinned, const hookd_cidr_t *allow, size_t nallow, int *refused);
 
 #endif /* HOOKD_SSRF_H */

@@ -323,7 +323,7 @@ class Receiver:
                 ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                  "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
                  "-subj", "/CN=127.0.0.1", "-addext",
-                 "subjectAltName=IP:127.0.0.1", "-keyout", key,
+                 "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key,
                  "-out", self.cert], check=True, capture_output=True)
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(self.cert, key)
@@ -340,6 +340,76 @@ class Receiver:
     def at(self, path):
         with self.lock:
             return [r for r in self.requests if r["path"] == path]
+
+    def close(self):
+        self.server.shutdown()
+
+
+class Proxy:
+    """A stand-in forward proxy on 127.0.0.1, as an operator's egress proxy:
+    plain HTTP in absolute form and HTTPS through CONNECT, each recorded as
+    its request line's method and target."""
+
+    def __init__(self):
+        import http.client
+        import http.server
+        import select
+        import threading
+        import urllib.parse
+
+        self.seen = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_CONNECT(self):
+                proxy.seen.append(("CONNECT", self.path))
+                host, port = self.path.rsplit(":", 1)
+                up = socket.create_connection((host.strip("[]"), int(port)))
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                conns = [self.connection, up]
+                while True:
+                    ready, _, _ = select.select(conns, [], [], 10)
+                    if not ready:
+                        break
+                    for c in ready:
+                        data = c.recv(65536)
+                        if not data:
+                            up.close()
+                            return
+                        (up if c is self.connection else
+                         self.connection).sendall(data)
+
+            def do_POST(self):
+                proxy.seen.append((self.command, self.path))
+                u = urllib.parse.urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length",
+                                                            0)))
+                up = http.client.HTTPConnection(u.hostname, u.port or 80,
+                                                timeout=10)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("proxy-connection",
+                                                "connection")}
+                up.request(self.command, u.path or "/", body, headers)
+                r = up.getresponse()
+                out = r.read()
+                self.send_response(r.status)
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+                up.close()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
 
     def close(self):
         self.server.shutdown()

@@ -422,3 +422,61 @@ def test_the_admin_api_limits_each_key(hookd, nginx):
     assert set(statuses) == {200, 429}
     assert statuses.count(200) >= 500, statuses.count(200)
     assert get(keys[1], "/v1/apps").status_code == 200
+
+
+def test_a_proxy_does_not_hide_the_endpoints_address(app, pg, daemons, base):
+    """Through a proxy, hookd still judges each endpoint's own address: the
+    metadata address is refused and the proxy never asked; HTTPS to a name
+    goes through a CONNECT to the address judged (the proxy cannot resolve
+    the name elsewhere); a name resolving to an address not allowed is
+    refused. The proxy's own address is the operator's, not judged."""
+    from harness import Proxy, Receiver
+
+    proxy, plain, tls = Proxy(), Receiver(), Receiver(tls_dir=base)
+    try:
+        def deliveries(event):
+            return dict(pg.query(
+                "SELECT e.url, d.status || ' ' || coalesce(d.last_error, '') "
+                "FROM hookd.deliveries d JOIN hookd.endpoints e ON "
+                "e.app_id = d.app_id AND e.id = d.endpoint_id "
+                "WHERE d.event_id = %s", event))
+
+        def send(event_type):
+            r = app.post({"event_type": event_type, "payload": {}})
+            assert r.status_code == 202, r.text
+            return r.json()["id"]
+
+        urls = ["http://169.254.169.254/latest/meta-data",
+                f"{plain.url}/plain", f"https://localhost:{tls.port}/tls"]
+        for url in urls:
+            app.endpoint(url, "--event-types", "proxy.one")
+        d = daemons(proxy=proxy.url, ca_file=tls.cert)
+        ev = send("proxy.one")
+        wait_for(lambda: all(s.split()[0] in ("succeeded", "failed")
+                             for s in deliveries(ev).values())
+                 and len(deliveries(ev)) == 3)
+        got = deliveries(ev)
+        assert got[urls[0]].startswith("failed address 169.254.169.254"), got
+        assert "SSRF guard" in got[urls[0]]
+        assert got[urls[1]].startswith("succeeded"), got
+        assert got[urls[2]].startswith("succeeded"), got
+        assert len(plain.at("/plain")) == 1 and len(tls.at("/tls")) == 1
+        assert sorted(proxy.seen) == sorted([
+            ("CONNECT", f"127.0.0.1:{tls.port}"),
+            ("POST", f"{plain.url}/plain")]), proxy.seen
+        d.stop()
+
+        # loopback no longer allowed: the name is judged by what it
+        # resolves to, while the proxy on 127.0.0.1 is still used
+        named = f"http://localhost:{plain.port}/named"
+        app.endpoint(named, "--event-types", "proxy.two")
+        daemons(proxy=proxy.url, allow_network="192.0.2.1/32")
+        ev = send("proxy.two")
+        wait_for(lambda: deliveries(ev).get(named, "").startswith("failed"))
+        assert "of localhost refused by the SSRF guard" in \
+            deliveries(ev)[named]
+        assert len(proxy.seen) == 2 and not plain.at("/named")
+    finally:
+        proxy.close()
+        plain.close()
+        tls.close()

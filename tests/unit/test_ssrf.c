@@ -118,6 +118,56 @@ parses_cidrs(void **state)
 }
 
 
+static void
+addresses(const char **ips, int n, struct sockaddr_storage *out)
+{
+    int  i;
+
+    memset(out, 0, n * sizeof(*out));
+
+    for (i = 0; i < n; i++) {
+        struct sockaddr_in   *v4 = (struct sockaddr_in *) &out[i];
+        struct sockaddr_in6  *v6 = (struct sockaddr_in6 *) &out[i];
+
+        if (inet_pton(AF_INET, ips[i], &v4->sin_addr) == 1) {
+            v4->sin_family = AF_INET;
+        } else {
+            assert_int_equal(inet_pton(AF_INET6, ips[i], &v6->sin6_addr), 1);
+            v6->sin6_family = AF_INET6;
+        }
+    }
+}
+
+
+/* through a proxy: pinned to the first allowed address, else all or none */
+static void
+chooses_what_a_proxy_is_told(void **state)
+{
+    int                      refused;
+    struct sockaddr_storage  a[3];
+
+    static const char  *mixed[] = { "::1", "8.8.8.8", "169.254.169.254" };
+    static const char  *private[] = { "10.0.0.1", "127.0.0.1" };
+    static const char  *public[] = { "8.8.8.8", "2606:4700::1111" };
+
+    addresses(mixed, 3, a);
+    assert_int_equal(hookd_ssrf_choose(a, 3, 1, NULL, 0, &refused), 1);
+    assert_int_equal(hookd_ssrf_choose(a, 3, 0, NULL, 0, &refused), -1);
+    assert_int_equal(refused, 0);
+
+    addresses(private, 2, a);
+    assert_int_equal(hookd_ssrf_choose(a, 2, 1, NULL, 0, &refused), -1);
+    assert_int_equal(refused, 0);
+
+    addresses(public, 2, a);
+    assert_int_equal(hookd_ssrf_choose(a, 2, 0, NULL, 0, &refused), 0);
+    assert_int_equal(hookd_ssrf_choose(a, 2, 1, NULL, 0, &refused), 0);
+    assert_int_equal(refused, -1);
+
+    assert_int_equal(hookd_ssrf_choose(a, 0, 0, NULL, 0, &refused), -1);
+}
+
+
 int
 main(void)
 {
@@ -126,6 +176,7 @@ main(void)
         cmocka_unit_test(allows_public_addresses),
         cmocka_unit_test(allow_list_opens_exactly_its_networks),
         cmocka_unit_test(parses_cidrs),
+        cmocka_unit_test(chooses_what_a_proxy_is_told),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
