@@ -51,6 +51,8 @@ static const hookd_param_t  hookd_params[] = {
     { "notify_smtp_url", HOOKD_T_STR, HOOKD_OFF(notify_smtp_url), 1024, 0, 0 },
     { "notify_smtp_from", HOOKD_T_STR, HOOKD_OFF(notify_smtp_from), 256, 0, 0 },
     { "notify_smtp_to", HOOKD_T_RCPT, 0, 256, 0, 0 },
+    { "notify_smtp_insecure", HOOKD_T_BOOL, HOOKD_OFF(notify_smtp_insecure),
+      0, 0, 0 },
     { "dead_letter_threshold", HOOKD_T_INT, HOOKD_OFF(dead_letter_threshold),
       0, 0, 100000000 },
     { "dead_letter_window", HOOKD_T_SECONDS, HOOKD_OFF(dead_letter_window),

@@ -40,6 +40,7 @@ typedef struct {
     char               notify_smtp_from[256];
     char               notify_smtp_to[HOOKD_MAX_RCPT][256];
     int                nnotify_smtp_to;
+    int                notify_smtp_insecure;    /* smtp:// without TLS */
     int                dead_letter_threshold;   /* 0: no such notice */
     double             dead_letter_window;      /* seconds */
     double             retention;               /* seconds; 0 keeps all */

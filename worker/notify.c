@@ -167,6 +167,9 @@ hookd_notify_transfer(hookd_notify_t *n, const hookd_config_t *conf,
     curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
     /* the operator's own address: no SSRF guard, but no environment proxy */
     curl_easy_setopt(t->easy, CURLOPT_PROXY, conf->proxy);
+    if (conf->ca_file[0]) {
+        curl_easy_setopt(t->easy, CURLOPT_CAINFO, conf->ca_file);
+    }
 
     return t;
 }
@@ -349,8 +352,13 @@ hookd_notify_mail(hookd_notify_t *n, const hookd_config_t *conf,
     curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
     curl_easy_setopt(t->easy, CURLOPT_INFILESIZE, (long) t->len);
     curl_easy_setopt(t->easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
-    /* STARTTLS when the server offers it */
-    curl_easy_setopt(t->easy, CURLOPT_USE_SSL, (long) CURLUSESSL_TRY);
+    /*
+     * smtp:// upgrades with STARTTLS, or sends nothing: mail names the
+     * failing endpoints of every application, and the URL may hold the
+     * server's password. Only notify_smtp_insecure sends it in clear text.
+     */
+    curl_easy_setopt(t->easy, CURLOPT_USE_SSL, conf->notify_smtp_insecure
+                     ? (long) CURLUSESSL_TRY : (long) CURLUSESSL_ALL);
 
     if (t->list == NULL || hookd_http_start(n->http, t->easy) != 0) {
         hookd_notify_transfer_free(t);

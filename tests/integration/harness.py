@@ -257,6 +257,23 @@ def rmtree(d):
     shutil.rmtree(d, ignore_errors=True)
 
 
+def tls_context(tls_dir, name):
+    """A self-signed certificate for 127.0.0.1 and localhost (its PEM's
+    path, for ca_file) and a server's TLS context with it."""
+    import ssl
+    cert = os.path.join(tls_dir, name + ".pem")
+    key = os.path.join(tls_dir, name + ".key")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext",
+         "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key,
+         "-out", cert], check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return cert, ctx
+
+
 class Receiver:
     """A real HTTP server on 127.0.0.1 that records each request and
     answers what the test asks, per path: a list of behaviours consumed in
@@ -316,17 +333,7 @@ class Receiver:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         if tls_dir:
-            import ssl
-            self.cert = os.path.join(tls_dir, "receiver.pem")
-            key = os.path.join(tls_dir, "receiver.key")
-            subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                 "-subj", "/CN=127.0.0.1", "-addext",
-                 "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key,
-                 "-out", self.cert], check=True, capture_output=True)
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.cert, key)
+            self.cert, ctx = tls_context(tls_dir, "receiver")
             self.server.socket = ctx.wrap_socket(self.server.socket,
                                                  server_side=True)
             self.url = f"https://127.0.0.1:{self.port}"

@@ -16,11 +16,12 @@ from test_delivery import SECRET, path, verify
 
 
 class Mailbox:
-    """A real SMTP server on 127.0.0.1 keeping what it receives."""
+    """A real SMTP server on 127.0.0.1 keeping what it receives; with
+    tls_dir, it offers STARTTLS and refuses mail without it."""
 
-    def __init__(self):
+    def __init__(self, tls_dir=None):
         from aiosmtpd.controller import Controller
-        from harness import free_port
+        from harness import free_port, tls_context
 
         self.messages = []
         self.lock = threading.Lock()
@@ -36,8 +37,12 @@ class Mailbox:
                 return "250 OK"
 
         self.port = free_port()
+        tls = {}
+        if tls_dir:
+            self.cert, ctx = tls_context(tls_dir, "mailbox")
+            tls = {"tls_context": ctx, "require_starttls": True}
         self.controller = Controller(Handler(), hostname="127.0.0.1",
-                                     port=self.port)
+                                     port=self.port, **tls)
         self.controller.start()
 
     def close(self):
@@ -62,6 +67,7 @@ def notifier(daemons, receiver, mailbox, notify_path, **conf):
                     notify_smtp_url=f"smtp://127.0.0.1:{mailbox.port}",
                     notify_smtp_from="hookd@example.com",
                     notify_smtp_to=["ops@example.com", "oncall@example.com"],
+                    notify_smtp_insecure="true",
                     housekeeping_interval="300ms")
     settings.update(conf)
     return daemons(**settings)
@@ -291,3 +297,31 @@ def test_retention_removes_only_old_finished_events(operator, receiver,
     after = pg.query("SELECT count(*) FROM hookd.attempts WHERE app_id = %s",
                      t.id)[0][0]
     assert after == before - 3
+
+
+def test_mail_goes_only_over_tls_unless_insecure(operator, receiver, daemons,
+                                                 mailbox, pg, base):
+    """smtp:// needs STARTTLS: a server that does not offer it gets nothing
+    (the notification waits with the reason); one that does gets the mail,
+    its certificate checked against ca_file."""
+    p, notify = path(), path()
+    t = failing_tenant(operator, receiver, p, disable_after_failures=2)
+    d = notifier(daemons, receiver, mailbox, notify,
+                 notify_smtp_insecure="false")
+    wait_for(lambda: pg.query(
+        "SELECT last_error FROM hookd.notifications WHERE endpoint_id = %s "
+        "AND last_error LIKE 'notify_smtp_url%%'", t.ep), timeout=20)
+    assert not mails_about(mailbox, t.ep)
+    d.stop()
+    # its next try, minutes away, made due
+    pg.query("UPDATE hookd.notifications SET next_try_at = now() WHERE "
+             "endpoint_id = %s RETURNING 1", t.ep)
+
+    tls = Mailbox(tls_dir=base)
+    try:
+        notifier(daemons, receiver, tls, notify, notify_smtp_insecure="false",
+                 ca_file=tls.cert)
+        mail = wait_for(lambda: mails_about(tls, t.ep), timeout=20)[0]
+        assert "was disabled" in mail["mail"].get_payload()
+    finally:
+        tls.close()
