@@ -13,6 +13,9 @@
 
 
 #define HOOKD_METRICS_REQUEST_MAX  4096
+/* a scraper sends its request at once; what lingers is not a scraper */
+#define HOOKD_METRICS_IDLE         5.0
+#define HOOKD_METRICS_CONNS        16
 
 
 hookd_metrics_t  hookd_metrics;
@@ -25,14 +28,20 @@ static const char  *hookd_class_labels[4] = {
     "SUCCEEDED", "RETRYABLE", "NON_RETRYABLE", "UNKNOWN"
 };
 
-typedef struct {
-    ev_io   io;
-    size_t  len;
-    char    buf[HOOKD_METRICS_REQUEST_MAX];
-} hookd_scrape_t;
+typedef struct hookd_scrape_s  hookd_scrape_t;
 
-static ev_io  hookd_metrics_listener;
-static int    hookd_metrics_fd = -1;
+struct hookd_scrape_s {
+    ev_io            io;
+    ev_timer         idle;
+    hookd_scrape_t  *prev, *next;        /* oldest first */
+    size_t           len;
+    char             buf[HOOKD_METRICS_REQUEST_MAX];
+};
+
+static ev_io            hookd_metrics_listener;
+static int              hookd_metrics_fd = -1;
+static hookd_scrape_t  *hookd_scrapes, *hookd_scrapes_last;
+static int              hookd_nscrapes;
 
 
 void
@@ -127,9 +136,31 @@ hookd_metrics_render(char *out, size_t size)
 static void
 hookd_scrape_close(struct ev_loop *loop, hookd_scrape_t *s)
 {
+    if (s->prev) {
+        s->prev->next = s->next;
+    } else {
+        hookd_scrapes = s->next;
+    }
+
+    if (s->next) {
+        s->next->prev = s->prev;
+    } else {
+        hookd_scrapes_last = s->prev;
+    }
+
+    hookd_nscrapes--;
+
     ev_io_stop(loop, &s->io);
+    ev_timer_stop(loop, &s->idle);
     close(s->io.fd);
     free(s);
+}
+
+
+static void
+hookd_scrape_idle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    hookd_scrape_close(loop, w->data);
 }
 
 
@@ -200,8 +231,25 @@ hookd_metrics_accept(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
 
+    /* full: the connection open longest makes room */
+    if (hookd_nscrapes == HOOKD_METRICS_CONNS) {
+        hookd_scrape_close(loop, hookd_scrapes);
+    }
+
+    s->prev = hookd_scrapes_last;
+    if (hookd_scrapes_last) {
+        hookd_scrapes_last->next = s;
+    } else {
+        hookd_scrapes = s;
+    }
+    hookd_scrapes_last = s;
+    hookd_nscrapes++;
+
     ev_io_init(&s->io, hookd_scrape_read, fd, EV_READ);
     ev_io_start(loop, &s->io);
+    ev_timer_init(&s->idle, hookd_scrape_idle, HOOKD_METRICS_IDLE, 0);
+    s->idle.data = s;
+    ev_timer_start(loop, &s->idle);
 }
 
 
@@ -268,6 +316,10 @@ hookd_metrics_listen(struct ev_loop *loop, const char *address)
 void
 hookd_metrics_close(struct ev_loop *loop)
 {
+    while (hookd_scrapes) {
+        hookd_scrape_close(loop, hookd_scrapes);
+    }
+
     if (hookd_metrics_fd >= 0) {
         ev_io_stop(loop, &hookd_metrics_listener);
         close(hookd_metrics_fd);

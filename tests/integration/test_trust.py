@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -480,3 +481,34 @@ def test_a_proxy_does_not_hide_the_endpoints_address(app, pg, daemons, base):
         proxy.close()
         plain.close()
         tls.close()
+
+
+def test_the_metrics_listener_bounds_idle_connections(nginx, daemons):
+    """Connections that send nothing are closed after 5 s, and at most 16
+    are held open: the oldest make room, so a scrape is still answered
+    while 40 idle connections are open."""
+    import requests
+    from harness import free_port
+
+    port = free_port()
+    daemons(metrics_listen=f"127.0.0.1:{port}")
+    wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0)
+
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+    start = time.monotonic()
+    r = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+    assert r.status_code == 200 and "hookd_in_flight" in r.text
+
+    def closed(s, timeout):
+        s.settimeout(timeout)
+        try:
+            return s.recv(1) == b""
+        except OSError:
+            return False
+
+    # the oldest 25 made room for the newest and the scrape
+    assert all(closed(s, 1) for s in idle[:25])
+    assert all(closed(s, 10) for s in idle[25:])
+    assert 4 < time.monotonic() - start < 9
+    for s in idle:
+        s.close()
