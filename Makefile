@@ -67,6 +67,7 @@ $(BUILD)/unit/test_secret: tests/unit/test_secret.c worker/secret.c worker/util.
 $(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c worker/util.c ngx_module/shared/hookd_seal.c
 $(BUILD)/unit/test_retry: tests/unit/test_retry.c worker/retry.c
 $(BUILD)/unit/test_ssrf: tests/unit/test_ssrf.c worker/ssrf.c
+$(BUILD)/unit/test_conninfo: tests/unit/test_conninfo.c ngx_module/shared/hookd_conninfo.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
 	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module/shared -Iworker -I$(PG_INC) \

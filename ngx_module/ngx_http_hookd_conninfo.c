@@ -1,17 +1,14 @@
 /*
  * hookd_database at configuration time: the conninfo rewritten so that
  * connecting never resolves a name inside a worker, for one host or a list
- * of them (host=a,b target_session_attrs=read-write).
+ * of them (host=a,b target_session_attrs=read-write), each name resolved
+ * here, once (shared/hookd_conninfo.h).
  */
 
 #include <netdb.h>
-#include <arpa/inet.h>
 
 #include "ngx_http_hookd_module.h"
-
-
-static ngx_int_t ngx_http_hookd_conninfo_resolve(ngx_conf_t *cf,
-    const char *host, char *addr);
+#include "hookd_conninfo.h"
 
 
 /* host's first address, numeric, into addr (NI_MAXHOST) */
@@ -47,21 +44,14 @@ ngx_http_hookd_conninfo_resolve(ngx_conf_t *cf, const char *host, char *addr)
 }
 
 
-/*
- * Runs at configuration time: rewrites the conninfo so that connecting
- * never resolves a name inside a worker (hostaddr is added) and names the
- * connections in pg_stat_activity.
- */
+/* also names the connections in pg_stat_activity */
 char *
 ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
 {
-    char                  *err, *host, *hostaddr, *src, *comma;
-    u_char                *p, *out, *addrs;
-    size_t                 len, n;
-    ngx_uint_t             has_appname, nhosts, named;
-    PQconninfoOption      *opts, *o;
-    char                   addr[NI_MAXHOST];
-    unsigned char          scratch[sizeof(struct in6_addr)];
+    int                      i;
+    char                    *src, *err, *pinned, **addrs;
+    char                    *rc;
+    hookd_conninfo_hosts_t   h;
 
     src = ngx_pnalloc(cf->pool, conninfo->len + 1);
     if (src == NULL) {
@@ -71,149 +61,53 @@ ngx_http_hookd_check_conninfo(ngx_conf_t *cf, ngx_str_t *conninfo)
     ngx_memcpy(src, conninfo->data, conninfo->len);
     src[conninfo->len] = '\0';
 
-    err = NULL;
-    opts = PQconninfoParse(src, &err);
-    if (opts == NULL) {
+    if (hookd_conninfo_hosts(src, &h, &err) != 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"hookd_database\": %s",
-                           err ? err : "out of memory");
-        if (err) {
-            PQfreemem(err);
-        }
-
+                           "invalid \"hookd_database\": %s", err);
+        free(err);
         return NGX_CONF_ERROR;
     }
 
-    host = NULL;
-    hostaddr = NULL;
-    has_appname = 0;
-    len = 0;
+    rc = NGX_CONF_ERROR;
+    pinned = NULL;
 
-    for (o = opts; o->keyword; o++) {
-        if (o->val == NULL) {
+    addrs = ngx_pcalloc(cf->pool, (h.nhosts + 1) * sizeof(char *));
+    if (addrs == NULL) {
+        goto done;
+    }
+
+    for (i = 0; i < h.nhosts; i++) {
+        if (h.names[i] == NULL) {
             continue;
         }
 
-        if (ngx_strcmp(o->keyword, "host") == 0 && o->val[0]) {
-            host = o->val;
-
-        } else if (ngx_strcmp(o->keyword, "hostaddr") == 0 && o->val[0]) {
-            hostaddr = o->val;
-
-        } else if (ngx_strcmp(o->keyword, "application_name") == 0) {
-            has_appname = 1;
-        }
-
-        len += ngx_strlen(o->keyword) + 2 * ngx_strlen(o->val) + 4;
-    }
-
-    /*
-     * Each host named (not a number, not a socket directory) gets its
-     * address in hostaddr, in the same position: libpq then tries the
-     * hosts of a list in order (with target_session_attrs, until one
-     * writes) without resolving anything.
-     */
-    addrs = NULL;
-
-    if (host && hostaddr == NULL) {
-        nhosts = 1;
-        for (src = host; *src; src++) {
-            nhosts += (*src == ',');
-        }
-
-        addrs = ngx_pnalloc(cf->pool, nhosts * (NI_MAXHOST + 1));
-        if (addrs == NULL) {
-            PQconninfoFree(opts);
-            return NGX_CONF_ERROR;
-        }
-
-        p = addrs;
-        named = 0;
-
-        for (src = host; src; src = comma ? comma + 1 : NULL) {
-            comma = ngx_strchr(src, ',');
-            n = comma ? (size_t) (comma - src) : ngx_strlen(src);
-
-            if (p != addrs) {
-                *p++ = ',';
-            }
-
-            if (n == 0 || n >= NI_MAXHOST || src[0] == '/') {
-                continue;
-            }
-
-            ngx_memcpy(addr, src, n);
-            addr[n] = '\0';
-
-            /* a number is its own address */
-            if (inet_pton(AF_INET, addr, scratch) == 1
-                || inet_pton(AF_INET6, addr, scratch) == 1)
-            {
-                p = ngx_cpymem(p, addr, n);
-                continue;
-            }
-
-            if (ngx_http_hookd_conninfo_resolve(cf, addr, (char *) p)
-                != NGX_OK)
-            {
-                PQconninfoFree(opts);
-                return NGX_CONF_ERROR;
-            }
-
-            p += ngx_strlen(p);
-            named = 1;
-        }
-
-        *p = '\0';
-
-        if (!named) {
-            addrs = NULL;
+        addrs[i] = ngx_pnalloc(cf->pool, NI_MAXHOST);
+        if (addrs[i] == NULL
+            || ngx_http_hookd_conninfo_resolve(cf, h.names[i], addrs[i])
+               != NGX_OK)
+        {
+            goto done;
         }
     }
 
-    len += sizeof(" hostaddr=''") + (addrs ? ngx_strlen(addrs) : 0)
-           + sizeof(" application_name='hookd-nginx'");
-
-    out = ngx_pnalloc(cf->pool, len + 1);
-    if (out == NULL) {
-        PQconninfoFree(opts);
-        return NGX_CONF_ERROR;
+    pinned = hookd_conninfo_pin(src, &h, addrs, "hookd-nginx");
+    if (pinned == NULL) {
+        goto done;
     }
 
-    p = out;
-
-    for (o = opts; o->keyword; o++) {
-        if (o->val == NULL) {
-            continue;
-        }
-
-        p = ngx_sprintf(p, "%s='", o->keyword);
-
-        for (src = o->val; *src; src++) {
-            if (*src == '\'' || *src == '\\') {
-                *p++ = '\\';
-            }
-            *p++ = *src;
-        }
-
-        *p++ = '\'';
-        *p++ = ' ';
+    conninfo->len = ngx_strlen(pinned);
+    conninfo->data = ngx_pnalloc(cf->pool, conninfo->len + 1);
+    if (conninfo->data == NULL) {
+        goto done;
     }
 
-    if (addrs) {
-        p = ngx_sprintf(p, "hostaddr='%s' ", addrs);
-    }
+    ngx_memcpy(conninfo->data, pinned, conninfo->len + 1);
+    rc = NGX_CONF_OK;
 
-    if (!has_appname) {
-        p = ngx_sprintf(p, "application_name='hookd-nginx' ");
-    }
+done:
 
-    *p = '\0';
+    free(pinned);
+    hookd_conninfo_hosts_free(&h);
 
-    conninfo->data = out;
-    conninfo->len = p - out;
-
-    PQconninfoFree(opts);
-
-    return NGX_CONF_OK;
+    return rc;
 }

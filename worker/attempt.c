@@ -24,9 +24,8 @@
 struct hookd_attempts_s {
     const hookd_config_t  *conf;
     const unsigned char   *master;
-    struct ev_loop        *loop;
     hookd_http_t          *http;
-    hookd_resolver_t      *resolver;       /* made when a proxy needs it */
+    hookd_resolver_t      *resolver;       /* the endpoint's, with a proxy */
     hookd_outcome_pt       outcome;
     void                  *data;
     int                    running;
@@ -77,7 +76,8 @@ static void hookd_send(hookd_transfer_t *t);
 
 hookd_attempts_t *
 hookd_attempts_new(struct ev_loop *loop, const hookd_config_t *conf,
-    const unsigned char *master, hookd_outcome_pt outcome, void *data)
+    const unsigned char *master, hookd_resolver_t *resolver,
+    hookd_outcome_pt outcome, void *data)
 {
     hookd_attempts_t  *a;
 
@@ -88,7 +88,7 @@ hookd_attempts_new(struct ev_loop *loop, const hookd_config_t *conf,
 
     a->conf = conf;
     a->master = master;
-    a->loop = loop;
+    a->resolver = resolver;
     a->outcome = outcome;
     a->data = data;
     a->http = hookd_http_new(loop, hookd_transfer_done, a);
@@ -106,7 +106,6 @@ void
 hookd_attempts_free(hookd_attempts_t *a)
 {
     if (a) {
-        hookd_resolver_free(a->resolver);
         hookd_http_free(a->http);
         free(a);
     }
@@ -525,13 +524,8 @@ hookd_through_proxy(hookd_transfer_t *t)
         return;
     }
 
-    if (t->attempts->resolver == NULL) {
-        t->attempts->resolver = hookd_resolver_new(t->attempts->loop);
-    }
-
-    if (t->attempts->resolver == NULL
-        || hookd_resolve(t->attempts->resolver, t->host, hookd_on_resolved, t)
-           != 0)
+    if (hookd_resolve(t->attempts->resolver, t->host, hookd_on_resolved, t)
+        != 0)
     {
         hookd_not_sent(t, "cannot start resolving the endpoint's name",
                        HOOKD_UNKNOWN);

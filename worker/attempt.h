@@ -14,15 +14,17 @@
 #include "config.h"
 #include "delivery.h"
 #include "hookd_seal.h"
+#include "resolve.h"
 
 typedef struct hookd_attempts_s  hookd_attempts_t;
 
 /* the outcome and its delivery are valid during the call only */
 typedef void (*hookd_outcome_pt)(void *data, const hookd_outcome_t *o);
 
+/* the resolver judges endpoints' names when a proxy connects for hookd */
 hookd_attempts_t *hookd_attempts_new(struct ev_loop *loop,
     const hookd_config_t *conf, const unsigned char *master,
-    hookd_outcome_pt outcome, void *data);
+    hookd_resolver_t *resolver, hookd_outcome_pt outcome, void *data);
 void hookd_attempts_free(hookd_attempts_t *a);
 
 /* takes the delivery over */

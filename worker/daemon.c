@@ -37,6 +37,7 @@ typedef struct {
     const hookd_args_t    *args;
     hookd_config_t         conf;
     unsigned char          master[HOOKD_MASTER_KEY_LEN];
+    hookd_resolver_t      *resolver;    /* names, for the stores and proxy */
     hookd_store_t         *store;       /* LISTEN and claims */
     hookd_store_t         *recording;   /* outcomes, so claims never wait */
     hookd_claims_t        *claims;
@@ -302,6 +303,8 @@ hookd_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 static void
 hookd_daemon_free(hookd_daemon_t *d)
 {
+    /* first: what it still holds points into the stores and attempts */
+    hookd_resolver_free(d->resolver);
     hookd_metrics_close(d->loop);
     hookd_housekeeping_free(d->housekeeping);
     hookd_claims_free(d->claims);
@@ -344,13 +347,20 @@ hookd_run(const hookd_args_t *a)
     d.loop = EV_DEFAULT;
     ev.data = rev.data = cev.data = &d;
 
-    d.store = hookd_store_new(d.loop, d.conf.database, d.conf.replan_interval,
-                              &ev);
-    d.recording = hookd_store_new(d.loop, d.conf.database,
-                                  d.conf.replan_interval, &rev);
+    d.resolver = hookd_resolver_new(d.loop);
+    d.store = d.resolver
+              ? hookd_store_new(d.loop, d.conf.database,
+                                d.conf.replan_interval, d.resolver, &ev)
+              : NULL;
+    d.recording = d.resolver
+                  ? hookd_store_new(d.loop, d.conf.database,
+                                    d.conf.replan_interval, d.resolver, &rev)
+                  : NULL;
     d.claims = d.store ? hookd_claims_new(d.store, &d.conf, &cev) : NULL;
-    d.attempts = hookd_attempts_new(d.loop, &d.conf, d.master,
-                                    hookd_on_outcome, &d);
+    d.attempts = d.resolver
+                 ? hookd_attempts_new(d.loop, &d.conf, d.master, d.resolver,
+                                      hookd_on_outcome, &d)
+                 : NULL;
     d.recorder = d.recording
                  ? hookd_recorder_new(d.loop, d.recording, d.conf.worker_id,
                                       hookd_on_recorded, &d)

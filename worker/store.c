@@ -1,6 +1,10 @@
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
+#include "hookd_conninfo.h"
 #include "log.h"
 #include "store.h"
 
@@ -24,15 +28,28 @@ struct hookd_stmt_s {
 
 typedef enum {
     HOOKD_STORE_DOWN = 0,
+    HOOKD_STORE_RESOLVING,
     HOOKD_STORE_CONNECTING,
     HOOKD_STORE_PREPARING,
     HOOKD_STORE_IDLE,
     HOOKD_STORE_BUSY
 } hookd_store_state_e;
 
+typedef struct {
+    hookd_store_t           *store;
+    int                      host;          /* its position in the list */
+} hookd_store_lookup_t;
+
 struct hookd_store_s {
     struct ev_loop          *loop;
     char                    *conninfo;
+    /* the names of its hosts, resolved before each connection */
+    hookd_resolver_t        *resolver;
+    hookd_conninfo_hosts_t   hosts;
+    hookd_store_lookup_t    *lookups;
+    char                   **addrs;
+    int                      resolving;     /* answers still to come */
+    char                     unresolved[256];
     hookd_store_events_t     events;
     PGconn                  *pg;
     hookd_store_state_e      state;
@@ -80,6 +97,9 @@ static const char  hookd_store_prepare[] =
 static void hookd_store_connect(hookd_store_t *s);
 static void hookd_stmt_free(hookd_stmt_t *st);
 static void hookd_store_down(hookd_store_t *s, const char *why);
+static void hookd_store_resolved(void *data, int error,
+    const struct sockaddr_storage *addrs, int naddrs);
+static void hookd_store_start(hookd_store_t *s, const char *conninfo);
 static void hookd_store_next(hookd_store_t *s);
 
 
@@ -327,10 +347,99 @@ hookd_store_retry(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
+/*
+ * libpq would resolve host names inside PQconnectStart, blocking the loop:
+ * they are resolved first, in the resolver's threads, on every connection
+ * (a failover may move a name), and connecting uses their addresses.
+ */
 static void
 hookd_store_connect(hookd_store_t *s)
 {
-    s->pg = PQconnectStart(s->conninfo);
+    int  i;
+
+    if (s->hosts.nnames == 0) {
+        hookd_store_start(s, s->conninfo);
+        return;
+    }
+
+    s->state = HOOKD_STORE_RESOLVING;
+    s->unresolved[0] = '\0';
+
+    for (i = 0; i < s->hosts.nhosts; i++) {
+        free(s->addrs[i]);
+        s->addrs[i] = NULL;
+    }
+
+    for (i = 0; i < s->hosts.nhosts; i++) {
+        if (s->hosts.names[i] == NULL) {
+            continue;
+        }
+
+        s->resolving++;
+
+        if (hookd_resolve(s->resolver, s->hosts.names[i],
+                          hookd_store_resolved, &s->lookups[i]) != 0)
+        {
+            s->resolving--;
+            snprintf(s->unresolved, sizeof(s->unresolved), "out of memory");
+        }
+    }
+
+    if (s->resolving == 0) {
+        hookd_store_down(s, s->unresolved);
+    }
+}
+
+
+static void
+hookd_store_resolved(void *data, int error,
+    const struct sockaddr_storage *addrs, int naddrs)
+{
+    char                   addr[INET6_ADDRSTRLEN], *pinned;
+    const void            *in;
+    hookd_store_lookup_t  *l = data;
+    hookd_store_t         *s = l->store;
+
+    if (error != 0) {
+        snprintf(s->unresolved, sizeof(s->unresolved), "cannot resolve %s: %s",
+                 s->hosts.names[l->host], gai_strerror(error));
+
+    } else {
+        in = addrs[0].ss_family == AF_INET6
+             ? (const void *) &((struct sockaddr_in6 *) &addrs[0])->sin6_addr
+             : (const void *) &((struct sockaddr_in *) &addrs[0])->sin_addr;
+        inet_ntop(addrs[0].ss_family, in, addr, sizeof(addr));
+        s->addrs[l->host] = strdup(addr);
+
+        if (s->addrs[l->host] == NULL) {
+            snprintf(s->unresolved, sizeof(s->unresolved), "out of memory");
+        }
+    }
+
+    if (--s->resolving > 0) {
+        return;
+    }
+
+    if (s->unresolved[0]) {
+        hookd_store_down(s, s->unresolved);
+        return;
+    }
+
+    pinned = hookd_conninfo_pin(s->conninfo, &s->hosts, s->addrs, "hookd");
+    if (pinned == NULL) {
+        hookd_store_down(s, "out of memory");
+        return;
+    }
+
+    hookd_store_start(s, pinned);
+    free(pinned);
+}
+
+
+static void
+hookd_store_start(hookd_store_t *s, const char *conninfo)
+{
+    s->pg = PQconnectStart(conninfo);
 
     if (s->pg == NULL || PQstatus(s->pg) == CONNECTION_BAD
         || PQsetnonblocking(s->pg, 1) != 0)
@@ -423,8 +532,11 @@ hookd_store_next(hookd_store_t *s)
 
 hookd_store_t *
 hookd_store_new(struct ev_loop *loop, const char *conninfo,
-    double replan_interval, const hookd_store_events_t *events)
+    double replan_interval, hookd_resolver_t *resolver,
+    const hookd_store_events_t *events)
 {
+    int             i;
+    char           *err, *pinned;
     hookd_store_t  *s;
 
     s = calloc(1, sizeof(*s));
@@ -434,9 +546,42 @@ hookd_store_new(struct ev_loop *loop, const char *conninfo,
     }
 
     s->loop = loop;
+    s->resolver = resolver;
     s->events = *events;
     s->backoff = HOOKD_BACKOFF_MIN;
     s->replan_interval = replan_interval;
+
+    /* a conninfo libpq cannot parse fails at connect, with its message */
+    if (hookd_conninfo_hosts(conninfo, &s->hosts, &err) != 0) {
+        free(err);
+
+    } else if (s->hosts.nnames == 0) {
+        /* nothing to resolve: only named, as hookd, once */
+        pinned = hookd_conninfo_pin(conninfo, &s->hosts, NULL, "hookd");
+        if (pinned) {
+            free(s->conninfo);
+            s->conninfo = pinned;
+        }
+    }
+
+    if (s->hosts.nnames > 0) {
+        s->lookups = calloc((size_t) s->hosts.nhosts, sizeof(*s->lookups));
+        s->addrs = calloc((size_t) s->hosts.nhosts, sizeof(char *));
+
+        if (s->lookups == NULL || s->addrs == NULL) {
+            hookd_conninfo_hosts_free(&s->hosts);
+            free(s->lookups);
+            free(s->addrs);
+            free(s->conninfo);
+            free(s);
+            return NULL;
+        }
+
+        for (i = 0; i < s->hosts.nhosts; i++) {
+            s->lookups[i].store = s;
+            s->lookups[i].host = i;
+        }
+    }
 
     ev_io_init(&s->rio, hookd_store_io, -1, EV_READ);
     ev_io_init(&s->wio, hookd_store_io, -1, EV_WRITE);
@@ -455,6 +600,8 @@ hookd_store_new(struct ev_loop *loop, const char *conninfo,
 void
 hookd_store_free(hookd_store_t *s)
 {
+    int  i;
+
     if (s == NULL) {
         return;
     }
@@ -478,6 +625,13 @@ hookd_store_free(hookd_store_t *s)
         PQfinish(s->pg);
     }
 
+    for (i = 0; s->addrs && i < s->hosts.nhosts; i++) {
+        free(s->addrs[i]);
+    }
+
+    hookd_conninfo_hosts_free(&s->hosts);
+    free(s->addrs);
+    free(s->lookups);
     free(s->conninfo);
     free(s);
 }

@@ -1,7 +1,9 @@
 /*
  * hookd's PostgreSQL connection: non-blocking libpq on the libev loop. It
  * LISTENs for wake-ups and runs one statement at a time from a queue;
- * after a failure it reconnects by itself, failing what was queued.
+ * after a failure it reconnects by itself, failing what was queued. The
+ * conninfo's host names are resolved by the resolver before each
+ * connection, never by libpq on the loop.
  */
 
 #ifndef HOOKD_STORE_H
@@ -9,6 +11,8 @@
 
 #include <ev.h>
 #include <libpq-fe.h>
+
+#include "resolve.h"
 
 typedef struct hookd_store_s  hookd_store_t;
 
@@ -29,7 +33,8 @@ typedef struct {
  * next statement.
  */
 hookd_store_t *hookd_store_new(struct ev_loop *loop, const char *conninfo,
-    double replan_interval, const hookd_store_events_t *events);
+    double replan_interval, hookd_resolver_t *resolver,
+    const hookd_store_events_t *events);
 void hookd_store_free(hookd_store_t *s);
 
 int hookd_store_ready(hookd_store_t *s);

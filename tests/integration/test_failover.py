@@ -69,6 +69,12 @@ def test_nginx_and_hookd_find_the_server_that_writes(clusters):
         wait_for(lambda: post().status_code == 202, timeout=10, step=0.2)
         wait_for(lambda: receiver.at("/failover"))
         assert second.query("SELECT count(*) FROM hookd.events") == [(1,)]
+        # hookd resolved "localhost" itself and connected by address; its
+        # two connections and nginx's are named
+        names = dict(second.query(
+            "SELECT application_name, count(*) FROM pg_stat_activity "
+            "WHERE application_name LIKE 'hookd%%' GROUP BY 1"))
+        assert names.get("hookd") == 2 and names.get("hookd-nginx"), names
 
         # the writer turns read-only: 503 with Retry-After, never 500
         read_only(second, True)

@@ -462,7 +462,14 @@ def test_a_proxy_does_not_hide_the_endpoints_address(app, pg, daemons, base):
         assert got[urls[1]].startswith("succeeded"), got
         assert got[urls[2]].startswith("succeeded"), got
         assert len(plain.at("/plain")) == 1 and len(tls.at("/tls")) == 1
-        assert sorted(proxy.seen) == sorted([
+        # (hookd also delivers what other tests left: only these count)
+        def seen():
+            return sorted(x for x in proxy.seen
+                          if any(m in x[1] for m in (
+                              "169.254", "localhost", str(tls.port),
+                              str(plain.port))))
+
+        assert seen() == sorted([
             ("CONNECT", f"127.0.0.1:{tls.port}"),
             ("POST", f"{plain.url}/plain")]), proxy.seen
         d.stop()
@@ -476,7 +483,7 @@ def test_a_proxy_does_not_hide_the_endpoints_address(app, pg, daemons, base):
         wait_for(lambda: deliveries(ev).get(named, "").startswith("failed"))
         assert "of localhost refused by the SSRF guard" in \
             deliveries(ev)[named]
-        assert len(proxy.seen) == 2 and not plain.at("/named")
+        assert len(seen()) == 2 and not plain.at("/named")
     finally:
         proxy.close()
         plain.close()
