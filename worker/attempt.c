@@ -340,6 +340,12 @@ hookd_transfer_done(CURL *easy, CURLcode result, void *data)
         why = error;
     }
 
+    /* the receiver's words (its Location, curl's quote of a bad reply)
+       go to the log: no control bytes, no invalid UTF-8 */
+    if (why == error) {
+        hookd_printable(error, strlen(error), 0);
+    }
+
     hookd_report(t, status, why, cls);
 }
 

@@ -3,6 +3,7 @@
 #include <jansson.h>
 
 #include "record.h"
+#include "util.h"
 
 
 /* a bounded statement: at most this many outcomes a round trip */
@@ -80,7 +81,6 @@ hookd_recorder_free(hookd_recorder_t *r)
 static json_t *
 hookd_text(const char *s, size_t len)
 {
-    size_t   i;
     char    *copy;
     json_t  *v;
 
@@ -89,11 +89,8 @@ hookd_text(const char *s, size_t len)
         return json_null();
     }
 
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-        copy[i] = (c >= 0x20 && c < 0x7f) || c == '\n' || c == '\t' ? (char) c
-                  : '?';
-    }
+    memcpy(copy, s, len);
+    hookd_printable(copy, len, 1);
 
     v = json_stringn(copy, len);
     free(copy);

@@ -78,3 +78,20 @@ hookd_clock(clockid_t clock)
     clock_gettime(clock, &ts);
     return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+
+void
+hookd_printable(char *s, size_t len, int keep_lines)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if ((c < 0x20 || c >= 0x7f)
+            && !(keep_lines && (c == '\n' || c == '\t')))
+        {
+            s[i] = '?';
+        }
+    }
+}

@@ -20,6 +20,12 @@ void hookd_print_json(json_t *v);
 /* seconds: CLOCK_REALTIME for what is stored, CLOCK_MONOTONIC to wait */
 double hookd_clock(clockid_t clock);
 
+/*
+ * What a receiver sent, made safe to log and store: every byte that is not
+ * printable ASCII becomes '?' (newlines and tabs kept with keep_lines).
+ */
+void hookd_printable(char *s, size_t len, int keep_lines);
+
 /* Blocking connection, for the CLI only. NULL after printing why. */
 PGconn *hookd_connect(const char *conninfo);
 

@@ -325,3 +325,31 @@ def test_mail_goes_only_over_tls_unless_insecure(operator, receiver, daemons,
         assert "was disabled" in mail["mail"].get_payload()
     finally:
         tls.close()
+
+
+def test_a_receivers_words_in_a_notification_hurt_no_other(
+        operator, receiver, daemons, mailbox):
+    """Notifications of many applications share one message: a receiver
+    whose answer ends up in one (a redirect to quotes, backslashes, a dot,
+    bytes that are not UTF-8) leaves its neighbour's notification whole,
+    by POST and by mail."""
+    p, q, notify = path(), path(), path()
+    evil = failing_tenant(operator, receiver, p, disable_after_failures=1)
+    receiver.plans[p] = [{"status": 302, "headers": {
+        "Location": 'http://x/"}]} \\ . QUIT caf\xe9'}}]
+    plain = failing_tenant(operator, receiver, q, disable_after_failures=1)
+    notifier(daemons, receiver, mailbox, notify)
+
+    def disabled():
+        return {n["endpoint_id"]: n["message"]
+                for doc in notifications(receiver, notify)
+                for n in doc["notifications"]
+                if n["kind"] == "endpoint_disabled"}
+
+    got = wait_for(lambda: (lambda d: d if {evil.ep, plain.ep} <= set(d)
+                            else None)(disabled()), timeout=20)
+    assert "HTTP 500" in got[plain.ep] and "redirect" in got[evil.ep]
+    # what is not printable ASCII is replaced, in the log too
+    assert "QUIT caf?" in got[evil.ep]
+    assert wait_for(lambda: mails_about(mailbox, plain.ep), timeout=20)
+    assert wait_for(lambda: mails_about(mailbox, evil.ep), timeout=20)
