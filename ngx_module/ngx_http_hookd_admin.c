@@ -19,6 +19,7 @@
 typedef enum {
     NGX_HTTP_HOOKD_NEW_NONE = 0,
     NGX_HTTP_HOOKD_NEW_SECRET,      /* endpoint create, rotate-secret */
+    NGX_HTTP_HOOKD_NEW_SOURCE_SECRET,   /* source create, rotate-secret */
     NGX_HTTP_HOOKD_NEW_KEY          /* api key create */
 } ngx_http_hookd_new_e;
 
@@ -30,6 +31,8 @@ static ngx_int_t ngx_http_hookd_admin_send(ngx_http_request_t *r,
 static ngx_http_hookd_new_e ngx_http_hookd_admin_route(ngx_http_request_t *r);
 static json_t *ngx_http_hookd_admin_query(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r,
+    json_t *req, json_t *body);
+static ngx_int_t ngx_http_hookd_admin_source_secret(ngx_http_request_t *r,
     json_t *req, json_t *body);
 static ngx_int_t ngx_http_hookd_admin_key(ngx_http_request_t *r,
     json_t *req);
@@ -221,6 +224,17 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
                        "24 to 64 bytes");
         }
 
+    } else if (what == NGX_HTTP_HOOKD_NEW_SOURCE_SECRET) {
+        rc = ngx_http_hookd_admin_source_secret(r, req, body);
+
+        if (rc == NGX_DECLINED) {
+            json_decref(req);
+            return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request",
+                       "secret must be 1 to 512 printable ASCII characters: "
+                       "the signing secret the provider shows");
+        }
+
     } else if (what == NGX_HTTP_HOOKD_NEW_KEY) {
         rc = ngx_http_hookd_admin_key(r, req);
 
@@ -321,6 +335,12 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
 
     if (n == 4 && ngx_http_hookd_seg_is(3, "api-keys")) {
         return NGX_HTTP_HOOKD_NEW_KEY;
+    }
+
+    if (ngx_http_hookd_seg_is(3, "sources")
+        && (n == 4 || (n == 6 && ngx_http_hookd_seg_is(5, "rotate-secret"))))
+    {
+        return NGX_HTTP_HOOKD_NEW_SOURCE_SECRET;
     }
 
     if (ngx_http_hookd_seg_is(3, "endpoints")
@@ -458,6 +478,81 @@ ngx_http_hookd_admin_secret(ngx_http_request_t *r, json_t *req, json_t *body)
     free(sealed);
 
     return ngx_http_hookd_admin_reveal(r, "secret", secret, sizeof(secret));
+}
+
+
+/*
+ * A source's secret is the provider's, pasted: sealed, and PostgreSQL told
+ * only what it looks like (hookd.source_secret_check). None given: a whsec_
+ * made here, which only a standard source takes, shown once.
+ * NGX_DECLINED: the given one is not printable ASCII of 1 to 512 bytes.
+ */
+static ngx_int_t
+ngx_http_hookd_admin_source_secret(ngx_http_request_t *r, json_t *req,
+    json_t *body)
+{
+    int                          generated, whsec;
+    char                        *sealed, *secret;
+    size_t                       i, len;
+    json_t                      *given, *desc;
+    ngx_int_t                    rc;
+    unsigned char                raw[HOOKD_SECRET_MAX];
+    ngx_http_hookd_main_conf_t  *hmcf;
+    char                         made[128];
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
+
+    given = body ? json_object_get(body, "secret") : NULL;
+    generated = (given == NULL);
+
+    if (given) {
+        secret = (char *) json_string_value(given);
+        len = secret ? ngx_strlen(secret) : 0;
+
+        if (len == 0 || len > 512) {
+            return NGX_DECLINED;
+        }
+
+        for (i = 0; i < len; i++) {
+            if (secret[i] < 0x20 || secret[i] > 0x7e) {
+                return NGX_DECLINED;
+            }
+        }
+
+    } else {
+        if (hookd_new_endpoint_secret(made) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        secret = made;
+    }
+
+    whsec = hookd_secret_bytes(secret, raw) >= 0;
+    ngx_explicit_memzero(raw, sizeof(raw));
+
+    sealed = hookd_seal(hmcf->secret_key, secret);
+    if (sealed == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    desc = json_pack("{s:s, s:b, s:b, s:b}", "sealed", sealed,
+                     "generated", generated, "whsec", whsec,
+                     "colon", ngx_strchr(secret, ':') != NULL);
+    free(sealed);
+
+    if (desc == NULL || json_object_set_new(req, "new_secret", desc) != 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!generated) {
+        /* the plaintext leaves with the body, the last copy of it here */
+        json_object_del(json_object_get(req, "body"), "secret");
+        return NGX_OK;
+    }
+
+    rc = ngx_http_hookd_admin_reveal(r, "secret", made, sizeof(made));
+
+    return rc;
 }
 
 

@@ -31,6 +31,17 @@ hookd_cli_query(PGconn *pg, const char *sql, int n, const char *const *params)
 
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        const char *code = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+        /* hookd.api_fail: the admin API's code and message */
+        if (state && strcmp(state, "P0001") == 0 && code
+            && PQresultErrorField(res, PG_DIAG_MESSAGE_HINT))
+        {
+            hookd_fail(code, "%s",
+                       PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+            PQclear(res);
+            return NULL;
+        }
 
         hookd_fail(state && strcmp(state, "23505") == 0 ? "conflict"
                    : "database_error", "%s", PQresultErrorMessage(res));
@@ -550,9 +561,8 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
 }
 
 
-/* "24h", "30m", "90s", "3600": seconds, or -1 */
-static double
-hookd_duration(const char *s)
+double
+hookd_cli_duration(const char *s)
 {
     char    *end;
     double   v;
@@ -585,7 +595,7 @@ hookd_cli_endpoints_rotate(PGconn *pg, hookd_args_t *a)
     PGresult    *res;
     const char  *params[3];
 
-    seconds = a->grace ? hookd_duration(a->grace) : 86400;
+    seconds = a->grace ? hookd_cli_duration(a->grace) : 86400;
     if (seconds < 0) {
         hookd_fail("usage", "--grace takes a duration such as 24h, 30m or "
                    "90s, not \"%s\"", a->grace);

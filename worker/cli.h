@@ -1,6 +1,7 @@
 /*
- * The operator CLI: hookd migrate | apps | keys | endpoints. JSON out.
- * cli.c creates and changes, cli_read.c lists and gets.
+ * The operator CLI: hookd migrate | apps | keys | endpoints | sources. JSON
+ * out. cli.c creates and changes, cli_sources.c sources, cli_read.c lists
+ * and gets.
  */
 
 #ifndef HOOKD_CLI_H
@@ -19,6 +20,11 @@ typedef struct {
     const char  *event_types;
     const char  *secret;
     const char  *grace;
+    const char  *name;
+    const char  *provider;
+    const char  *tolerance;
+    const char  *options[HOOKD_MAX_MULTI];
+    int          noptions;
     const char  *scopes[HOOKD_MAX_MULTI];
     int          nscopes;
     const char  *labels[HOOKD_MAX_MULTI];
@@ -34,6 +40,7 @@ int hookd_cli_migrate(hookd_args_t *a);
 int hookd_cli_apps(hookd_args_t *a);
 int hookd_cli_keys(hookd_args_t *a);
 int hookd_cli_endpoints(hookd_args_t *a);
+int hookd_cli_sources(hookd_args_t *a);
 
 /* what cli.c and cli_read.c share */
 /* NULL after printing the error (a unique violation is "conflict") */
@@ -41,7 +48,9 @@ PGresult *hookd_cli_query(PGconn *pg, const char *sql, int n,
     const char *const *params);
 /* the id of an application given by id or by name, malloc'ed */
 char *hookd_cli_resolve_app(PGconn *pg, const char *app);
-/* apps, keys or endpoints: list and get (a->args[0]) */
+/* "24h", "30m", "90s", "3600": seconds, or -1 */
+double hookd_cli_duration(const char *s);
+/* apps, keys, endpoints or sources: list and get (a->args[0]) */
 int hookd_cli_read(PGconn *pg, hookd_args_t *a, const char *resource);
 
 #endif /* HOOKD_CLI_H */

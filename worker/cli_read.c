@@ -88,6 +88,18 @@ hookd_cli_read(PGconn *pg, hookd_args_t *a, const char *resource)
                     " FROM hookd.api_keys x"
                     " WHERE x.app_id IS NOT DISTINCT FROM $1";
 
+    } else if (strcmp(resource, "sources") == 0) {
+        what = "source";
+        if (!get && app_id == NULL) {
+            hookd_fail("usage", "hookd sources list --app <name|id>");
+            return 2;
+        }
+        sql = get ? "SELECT hookd.source_json(x)::text"
+                    " FROM hookd.sources x WHERE x.id = $1"
+                  : "SELECT jsonb_build_object('data', coalesce(jsonb_agg("
+                    "hookd.source_json(x) ORDER BY x.id), '[]'))::text"
+                    " FROM hookd.sources x WHERE x.app_id = $1";
+
     } else {
         what = "endpoint";
         if (!get && app_id == NULL) {

@@ -45,6 +45,16 @@ static const hookd_command_t  hookd_commands[] = {
       "                              [--grace 24h]\n"
       "hookd endpoints list --app <name|id>\n"
       "hookd endpoints get <endpoint id>\n" },
+    { "sources",
+      "hookd sources create --app <name|id> --name <name> --provider "
+      "stripe|github|shopify|slack|standard|hmac|basic|bearer\n"
+      "      [--secret <the provider's secret>] [--tolerance <seconds>]\n"
+      "      [--option key=value]...   (hmac, basic, bearer: "
+      "docs/sources.md)\n"
+      "hookd sources rotate-secret <source id> [--secret <secret>] "
+      "[--grace 24h]\n"
+      "hookd sources list --app <name|id>\n"
+      "hookd sources get <source id>\n" },
     { "run",
       "hookd run [--config <hookd.conf>] [--allow-network <cidr>]…\n"
       "    the delivery daemon (docs/hookd.md)\n" },
@@ -133,6 +143,7 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
         HOOKD_MULTI("--scope", scopes, nscopes)
         HOOKD_MULTI("--label", labels, nlabels)
         HOOKD_MULTI("--allow-network", networks, nnetworks)
+        HOOKD_MULTI("--option", options, noptions)
 
         if (strcmp(opt, "--database") == 0) {
             a->database = val;
@@ -150,6 +161,12 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
             a->secret = val;
         } else if (strcmp(opt, "--grace") == 0) {
             a->grace = val;
+        } else if (strcmp(opt, "--name") == 0) {
+            a->name = val;
+        } else if (strcmp(opt, "--provider") == 0) {
+            a->provider = val;
+        } else if (strcmp(opt, "--tolerance") == 0) {
+            a->tolerance = val;
         } else {
             hookd_fail("usage", "unknown option %s", opt);
             return -1;
@@ -203,6 +220,8 @@ main(int argc, char **argv)
         rc = hookd_cli_keys(&a);
     } else if (strcmp(cmd, "endpoints") == 0) {
         rc = hookd_cli_endpoints(&a);
+    } else if (strcmp(cmd, "sources") == 0) {
+        rc = hookd_cli_sources(&a);
     } else if (strcmp(cmd, "run") == 0) {
         rc = hookd_run(&a);
     } else {

@@ -211,6 +211,9 @@ BEGIN
             ELSIF seg[4] = 'deliveries' THEN
                 SELECT * INTO o_status, reply
                   FROM hookd.api_deliveries(a, method, seg, q, body);
+            ELSIF seg[4] = 'sources' THEN
+                SELECT * INTO o_status, reply
+                  FROM hookd.api_sources(a, method, seg, q, body, req);
             ELSE
                 PERFORM hookd.api_fail(404, 'not_found', 'no such route');
             END IF;

@@ -110,13 +110,16 @@ BEGIN
     WITH items AS (
         SELECT (t.ord - 1)::integer AS n, t.item,
                t.item->>'app_id' AS app_id, t.item->>'idempotency_key' AS ikey,
+               coalesce(t.item->>'source', 'api') AS source,
                t.item->'body'->>'event_type' AS event_type,
                hookd.new_id('evt') AS id
           FROM jsonb_array_elements(batch) WITH ORDINALITY AS t(item, ord)
     ), checked AS (
-        -- the schema is checked once: its first error is also the message
+        -- the schema is checked once: its first error is also the message;
+        -- what a source verified is stored whatever its type
         SELECT i.*, a.id IS NULL AS no_app,
-               coalesce(a.enforce_event_types, false) AS enforced,
+               coalesce(a.enforce_event_types, false) AND i.source = 'api'
+                   AS enforced,
                et.name AS type_name,
                CASE WHEN et.schema IS NOT NULL
                     THEN hookd.schema_errors(et.schema, i.item->'body'->'payload',
@@ -124,7 +127,8 @@ BEGIN
           FROM items i
           LEFT JOIN hookd.applications a ON a.id = i.app_id
           LEFT JOIN hookd.event_types et
-                 ON a.enforce_event_types AND et.app_id = i.app_id
+                 ON a.enforce_event_types AND i.source = 'api'
+                AND et.app_id = i.app_id
                 AND et.name = i.event_type AND et.archived_at IS NULL
     ), judged AS (
         SELECT c.*,
@@ -140,15 +144,14 @@ BEGIN
                 request_hash, source)
         SELECT j.app_id, j.id, j.event_type, j.item->'body'->'payload',
                coalesce(nullif(j.item->'body'->'labels', 'null'), '{}'),
-               j.ikey, decode(j.item->>'request_hash', 'hex'),
-               coalesce(j.item->>'source', 'api')
+               j.ikey, decode(j.item->>'request_hash', 'hex'), j.source
           FROM judged j
          WHERE j.refused IS NULL
          ORDER BY j.n
-        ON CONFLICT (app_id, idempotency_key)
+        ON CONFLICT (app_id, source, idempotency_key)
            WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING e.app_id, e.id, e.event_type, e.labels, e.idempotency_key,
-                  e.request_hash, e.received_at
+                  e.source, e.request_hash, e.received_at
     ), fan AS (
         INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
         SELECT ins.app_id, ins.id, ep.id
@@ -166,7 +169,8 @@ BEGIN
         SELECT pg_notify('hookd_deliveries', '')
          WHERE EXISTS (SELECT 1 FROM fan)
     )
-    SELECT j.n, j.app_id, j.ikey, decode(j.item->>'request_hash', 'hex') AS hash,
+    SELECT j.n, j.app_id, j.ikey, j.source,
+           decode(j.item->>'request_hash', 'hex') AS hash,
            CASE WHEN j.refused IS NOT NULL THEN j.refused
                 WHEN mine.id IS NOT NULL THEN 'created'
                 WHEN orig.id IS NULL THEN 'unseen'
@@ -195,12 +199,14 @@ BEGIN
              FROM (SELECT s.id, s.event_type, s.request_hash, s.received_at
                      FROM ins s
                     WHERE mine.id IS NULL AND j.ikey IS NOT NULL
-                      AND s.app_id = j.app_id AND s.idempotency_key = j.ikey
+                      AND s.app_id = j.app_id AND s.source = j.source
+                      AND s.idempotency_key = j.ikey
                    UNION ALL
                    SELECT e.id, e.event_type, e.request_hash, e.received_at
                      FROM hookd.events e
                     WHERE mine.id IS NULL AND j.ikey IS NOT NULL
-                      AND e.app_id = j.app_id AND e.idempotency_key = j.ikey) x
+                      AND e.app_id = j.app_id AND e.source = j.source
+                      AND e.idempotency_key = j.ikey) x
             LIMIT 1) orig ON mine.id IS NULL AND j.refused IS NULL
      CROSS JOIN (SELECT count(*) FROM woken) w
      ORDER BY j.n
@@ -223,7 +229,8 @@ BEGIN
                    e.id, e.event_type, hookd.rfc3339(e.received_at)
               INTO o_status, o_id, o_event_type, o_received_at
               FROM hookd.events e
-             WHERE e.app_id = r.app_id AND e.idempotency_key = r.ikey;
+             WHERE e.app_id = r.app_id AND e.source = r.source
+               AND e.idempotency_key = r.ikey;
 
             IF NOT FOUND THEN
                 o_status := 'conflict';

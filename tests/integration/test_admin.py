@@ -64,6 +64,9 @@ class Tenant:
         self.endpoint = ok(api("POST", self.base + "/endpoints", {
             "url": receiver_url or "http://127.0.0.1:9/hook"}), 201)
         self.ep = self.endpoint["id"]
+        self.src = ok(api("POST", self.base + "/sources", {
+            "name": "github", "provider": "github",
+            "secret": "It's a Secret to Everybody"}), 201)["id"]
         self.event = self.ingest("invoice.paid", {"n": 1})
         self.delivery = ok(api("GET", self.base + "/deliveries"))["data"][0]
 
@@ -98,6 +101,13 @@ class Tenant:
             ("POST", ep + "/rotate-secret", None),
             ("POST", ep + "/recover", {"since": "2020-01-01T00:00:00Z"}),
             ("POST", ep + "/test", None), ("GET", ep + "/health", None),
+            ("GET", b + "/sources", None),
+            ("POST", b + "/sources", {"name": "std", "provider": "standard"}),
+            ("GET", f"{b}/sources/{self.src}", None),
+            ("PATCH", f"{b}/sources/{self.src}", {"tolerance_seconds": 60}),
+            ("DELETE", f"{b}/sources/{self.src}", None),
+            ("POST", f"{b}/sources/{self.src}/rotate-secret",
+             {"secret": "another secret", "grace_seconds": 60}),
             ("GET", b + "/events", None),
             ("GET", f"{b}/events/{self.event['id']}", None),
             ("GET", f"{b}/events/{self.event['id']}/deliveries", None),
@@ -666,6 +676,7 @@ def test_openapi_documents_every_route_and_nothing_else(operator):
     t = Tenant(operator)
     ids = {t.id: "{app}", t.ep: "{endpoint_id}", t.key_id: "{key_id}",
            t.event["id"]: "{event_id}", t.delivery["id"]: "{delivery_id}",
+           t.src: "{source_id}",
            "invoice.paid": "{name}"}
     tested = {("GET", "/v1/apps"), ("POST", "/v1/apps"),
               ("POST", "/v1/events")}
