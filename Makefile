@@ -68,6 +68,7 @@ $(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c wo
 $(BUILD)/unit/test_retry: tests/unit/test_retry.c worker/retry.c
 $(BUILD)/unit/test_ssrf: tests/unit/test_ssrf.c worker/ssrf.c
 $(BUILD)/unit/test_conninfo: tests/unit/test_conninfo.c ngx_module/shared/hookd_conninfo.c
+$(BUILD)/unit/test_verify: tests/unit/test_verify.c ngx_module/shared/hookd_verify.c ngx_module/shared/hookd_seal.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
 	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module/shared -Iworker -I$(PG_INC) \
@@ -83,6 +84,10 @@ FUZZERS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuz
 $(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c ngx_module/shared/hookd_validate.c
 	@mkdir -p $(BUILD)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -o $@ $^ -ljansson
+
+$(BUILD)/fuzz/fuzz_verify: tests/fuzz/fuzz_verify.c ngx_module/shared/hookd_verify.c ngx_module/shared/hookd_seal.c
+	@mkdir -p $(BUILD)/fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -o $@ $^ -lcrypto
 
 fuzz: deps $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do n=$${f##*/fuzz_}; \
