@@ -138,6 +138,13 @@ ngx_http_hookd_address_hash(ngx_http_request_t *r, u_char *hash)
 static ngx_int_t
 ngx_http_hookd_auth_limited(ngx_http_request_t *r)
 {
+    return ngx_http_hookd_auth_limited_by(r, NULL);
+}
+
+
+ngx_int_t
+ngx_http_hookd_auth_limited_by(ngx_http_request_t *r, const u_char *bucket)
+{
     u_char                      hash[HOOKD_KEY_HASH_LEN];
     ngx_uint_t                  retry_after;
     ngx_http_hookd_loc_conf_t  *hlcf;
@@ -148,22 +155,32 @@ ngx_http_hookd_auth_limited(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ngx_http_hookd_address_hash(r, hash);
+    if (bucket == NULL) {
+        ngx_http_hookd_address_hash(r, hash);
+        bucket = hash;
+    }
 
-    if (ngx_http_hookd_limit_peek(hlcf->auth_limit_zone, hash, &retry_after)
+    if (ngx_http_hookd_limit_peek(hlcf->auth_limit_zone, bucket, &retry_after)
         == NGX_OK)
     {
         return NGX_DECLINED;
     }
 
     return ngx_http_hookd_too_many(r, retry_after,
-               "too many failed authentications from this address; retry "
-               "after the Retry-After seconds with a valid key");
+               "too many failed authentications; retry after the "
+               "Retry-After seconds with valid credentials");
 }
 
 
 void
 ngx_http_hookd_auth_failed(ngx_http_request_t *r)
+{
+    ngx_http_hookd_auth_failed_by(r, NULL);
+}
+
+
+void
+ngx_http_hookd_auth_failed_by(ngx_http_request_t *r, const u_char *bucket)
 {
     u_char                      hash[HOOKD_KEY_HASH_LEN];
     ngx_uint_t                  retry_after;
@@ -171,11 +188,17 @@ ngx_http_hookd_auth_failed(ngx_http_request_t *r)
 
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
 
-    if (hlcf->auth_limit_zone != NULL) {
-        ngx_http_hookd_address_hash(r, hash);
-        (void) ngx_http_hookd_limit_take(hlcf->auth_limit_zone, hash,
-                                         &retry_after);
+    if (hlcf->auth_limit_zone == NULL) {
+        return;
     }
+
+    if (bucket == NULL) {
+        ngx_http_hookd_address_hash(r, hash);
+        bucket = hash;
+    }
+
+    (void) ngx_http_hookd_limit_take(hlcf->auth_limit_zone, bucket,
+                                     &retry_after);
 }
 
 

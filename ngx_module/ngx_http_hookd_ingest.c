@@ -82,16 +82,9 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
 static void
 ngx_http_hookd_body_read(ngx_http_request_t *r)
 {
-    u_char                      *p;
-    size_t                       len;
-    ngx_str_t                    body;
-    ngx_int_t                    rc;
-    hookd_validation_t           v;
-    ngx_http_hookd_ctx_t        *ctx;
-    ngx_http_hookd_main_conf_t  *hmcf;
-    unsigned char                hash[HOOKD_KEY_HASH_LEN];
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+    ngx_str_t           body;
+    ngx_int_t           rc;
+    hookd_validation_t  v;
 
     if (ngx_http_hookd_body_flatten(r, &body) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -108,11 +101,35 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
         return;
     }
 
-    /* an item of hookd.ingest's batch (sql/functions/ingest.sql) */
+    rc = ngx_http_hookd_ingest_event(r, &body);
+    if (rc != NGX_DONE) {
+        ngx_http_hookd_job_finalize(r, rc);
+    }
+}
+
+
+/*
+ * An item of hookd.ingest's batch (sql/functions/ingest.sql): the event,
+ * {"event_type", "payload", "labels"} as validated JSON text, of
+ * ctx->app_id, with ctx->idempotency_key in ctx->source's namespace.
+ * NGX_DONE: posted, the 202 (or the refusal) is answered once its batch
+ * committed; otherwise what to finalize the request with.
+ */
+ngx_int_t
+ngx_http_hookd_ingest_event(ngx_http_request_t *r, ngx_str_t *event)
+{
+    u_char                      *p;
+    size_t                       len;
+    ngx_http_hookd_ctx_t        *ctx;
+    ngx_http_hookd_main_conf_t  *hmcf;
+    unsigned char                hash[HOOKD_KEY_HASH_LEN];
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
 
     len = sizeof("{\"app_id\":\"\",\"idempotency_key\":,"
-                 "\"request_hash\":\"\",\"body\":}") - 1
-          + ctx->app_id.len + 2 * HOOKD_KEY_HASH_LEN + body.len
+                 "\"request_hash\":\"\",\"source\":,\"body\":}") - 1
+          + ctx->app_id.len + 2 * HOOKD_KEY_HASH_LEN + event->len
+          + (ctx->source.len ? ctx->source.len + 2 : sizeof("null") - 1)
           + (ctx->idempotency_key.len
              ? 2 + ngx_http_hookd_json_escape(NULL, ctx->idempotency_key.data,
                                               ctx->idempotency_key.len)
@@ -120,8 +137,7 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ctx->job.param.data = p;
@@ -139,14 +155,22 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
         p = ngx_cpymem(p, "null", 4);
     }
 
-    hookd_key_hash((char *) body.data, body.len, hash);
+    hookd_key_hash((char *) event->data, event->len, hash);
 
     p = ngx_cpymem(p, ",\"request_hash\":\"",
                    sizeof(",\"request_hash\":\"") - 1);
     hookd_key_hash_hex(hash, (char *) p);
     p += 2 * HOOKD_KEY_HASH_LEN;
-    p = ngx_cpymem(p, "\",\"body\":", sizeof("\",\"body\":") - 1);
-    p = ngx_cpymem(p, body.data, body.len);
+
+    /* source ids come from a checked alphabet: no escaping */
+    if (ctx->source.len) {
+        p = ngx_sprintf(p, "\",\"source\":\"%V\"", &ctx->source);
+    } else {
+        p = ngx_cpymem(p, "\",\"source\":null", sizeof("\",\"source\":null") - 1);
+    }
+
+    p = ngx_cpymem(p, ",\"body\":", sizeof(",\"body\":") - 1);
+    p = ngx_cpymem(p, event->data, event->len);
     *p++ = '}';
 
     ctx->job.param.len = p - ctx->job.param.data;
@@ -157,9 +181,10 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
 
     if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
-        rc = ngx_http_hookd_unavailable(r, NULL);
-        ngx_http_hookd_job_finalize(r, rc);
+        return ngx_http_hookd_unavailable(r, NULL);
     }
+
+    return NGX_DONE;
 }
 
 

@@ -18,6 +18,8 @@ static char *ngx_http_hookd_ingest(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_hookd_admin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_hookd_source(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static ngx_int_t ngx_http_hookd_postconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_hookd_init_process(ngx_cycle_t *cycle);
 static void ngx_http_hookd_exit_process(ngx_cycle_t *cycle);
@@ -90,6 +92,13 @@ static ngx_command_t  ngx_http_hookd_commands[] = {
     { ngx_string("hookd_admin"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_hookd_admin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("hookd_source"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_hookd_source,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -220,6 +229,7 @@ ngx_http_hookd_create_loc_conf(ngx_conf_t *cf)
 
     conf->ingest = NGX_CONF_UNSET;
     conf->admin = NGX_CONF_UNSET;
+    conf->source = NGX_CONF_UNSET;
     conf->max_payload = NGX_CONF_UNSET_SIZE;
     conf->key_cache_ttl = NGX_CONF_UNSET_MSEC;
     conf->limit_zone = NGX_CONF_UNSET_PTR;
@@ -240,6 +250,7 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->ingest, prev->ingest, 0);
     ngx_conf_merge_value(conf->admin, prev->admin, 0);
+    ngx_conf_merge_value(conf->source, prev->source, 0);
     ngx_conf_merge_size_value(conf->max_payload, prev->max_payload,
                               1024 * 1024);
     ngx_conf_merge_msec_value(conf->key_cache_ttl, prev->key_cache_ttl,
@@ -250,7 +261,7 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->auth_limit_zone, prev->auth_limit_zone,
                              NULL);
 
-    if (!conf->ingest && !conf->admin) {
+    if (!conf->ingest && !conf->admin && !conf->source) {
         return NGX_CONF_OK;
     }
 
@@ -268,7 +279,16 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"%s\" needs \"hookd_database\" at the http "
                            "level", conf->admin ? "hookd_admin"
-                                                : "hookd_ingest");
+                                    : conf->source ? "hookd_source"
+                                    : "hookd_ingest");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->source && !hmcf->secret_key_set) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"hookd_source\" needs \"hookd_secret_key_file\" "
+                           "at the http level: sources' secrets are sealed "
+                           "with it");
         return NGX_CONF_ERROR;
     }
 
@@ -323,7 +343,9 @@ ngx_http_hookd_ingest(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET) {
+    if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET
+        || hlcf->source != NGX_CONF_UNSET)
+    {
         return "is duplicate";
     }
 
@@ -343,7 +365,9 @@ ngx_http_hookd_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET) {
+    if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET
+        || hlcf->source != NGX_CONF_UNSET)
+    {
         return "is duplicate";
     }
 
@@ -351,6 +375,28 @@ ngx_http_hookd_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_hookd_admin_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_hookd_source(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_hookd_loc_conf_t *hlcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET
+        || hlcf->source != NGX_CONF_UNSET)
+    {
+        return "is duplicate";
+    }
+
+    hlcf->source = 1;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_hookd_source_handler;
 
     return NGX_CONF_OK;
 }
@@ -385,7 +431,9 @@ ngx_http_hookd_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_hookd_key_cache_init(cycle) != NGX_OK) {
+    if (ngx_http_hookd_key_cache_init(cycle) != NGX_OK
+        || ngx_http_hookd_source_cache_init(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -449,7 +497,7 @@ ngx_http_hookd_header_filter(ngx_http_request_t *r)
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
     status = r->headers_out.status;
 
-    if (r != r->main || (!hlcf->ingest && !hlcf->admin)
+    if (r != r->main || (!hlcf->ingest && !hlcf->admin && !hlcf->source)
         || status < NGX_HTTP_BAD_REQUEST)
     {
         return ngx_http_next_header_filter(r);

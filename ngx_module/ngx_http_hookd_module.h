@@ -31,6 +31,7 @@ typedef struct ngx_http_hookd_limit_s  ngx_http_hookd_limit_t;
 
 typedef enum {
     NGX_HTTP_HOOKD_STMT_KEY_LOOKUP = 0,
+    NGX_HTTP_HOOKD_STMT_SOURCE_LOOKUP,
     NGX_HTTP_HOOKD_STMT_INGEST,
     NGX_HTTP_HOOKD_STMT_ADMIN,
     NGX_HTTP_HOOKD_NSTMTS
@@ -61,8 +62,9 @@ struct ngx_http_hookd_job_s {
     ngx_queue_t                     queue;
     ngx_http_hookd_stmt_e           stmt;
     /*
-     * KEY_LOOKUP: the 32-byte key hash; INGEST: one JSON batch item;
-     * ADMIN: the request as JSON, NUL-terminated
+     * KEY_LOOKUP: the 32-byte key hash; SOURCE_LOOKUP: the source id;
+     * INGEST: one JSON batch item; ADMIN: the request as JSON,
+     * NUL-terminated
      */
     ngx_str_t                       param;
     ngx_msec_t                      queued_at;
@@ -87,6 +89,7 @@ typedef struct {
 typedef struct {
     ngx_flag_t                      ingest;
     ngx_flag_t                      admin;
+    ngx_flag_t                      source;
     size_t                          max_payload;
     ngx_msec_t                      key_cache_ttl;
     ngx_shm_zone_t                 *limit_zone;
@@ -104,6 +107,9 @@ typedef struct {
     ngx_str_t                       idempotency_key;
     ngx_str_t                       body;
     ngx_str_t                       app_id;
+    ngx_str_t                       source;       /* empty: "api" */
+    /* hookd_source: the source when it is not in the worker's cache */
+    void                           *source_entry;
     ngx_str_t                       error_json;   /* replaces nginx's page */
     /* admin: a new secret, shown once in the reply under this name */
     const char                     *reveal_name;
@@ -173,9 +179,25 @@ ngx_int_t ngx_http_hookd_authenticate(ngx_http_request_t *r,
  * hookd_auth_failure_limit, checked before any database round trip).
  */
 void ngx_http_hookd_auth_failed(ngx_http_request_t *r);
+/*
+ * The same limit for another bucket than the address (a source's: its
+ * providers share their egress addresses across customers). NULL: the
+ * address. NGX_DECLINED when it may try, else the 429 answered.
+ */
+ngx_int_t ngx_http_hookd_auth_limited_by(ngx_http_request_t *r,
+    const u_char *bucket);
+void ngx_http_hookd_auth_failed_by(ngx_http_request_t *r,
+    const u_char *bucket);
 
 /* ngx_http_hookd_ingest.c */
 ngx_int_t ngx_http_hookd_ingest_handler(ngx_http_request_t *r);
+/* the event joins the next batch: NGX_DONE, or what to finalize with */
+ngx_int_t ngx_http_hookd_ingest_event(ngx_http_request_t *r,
+    ngx_str_t *event);
+
+/* ngx_http_hookd_source.c */
+ngx_int_t ngx_http_hookd_source_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_hookd_source_cache_init(ngx_cycle_t *cycle);
 
 /* ngx_http_hookd_admin.c */
 ngx_int_t ngx_http_hookd_admin_handler(ngx_http_request_t *r);

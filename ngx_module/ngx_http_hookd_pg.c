@@ -568,8 +568,12 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
     /* BUSY first: a failed send is then undone by ngx_http_hookd_pg_fail() */
     pc->state = NGX_HTTP_HOOKD_PG_BUSY;
 
-    /* key lookups and admin requests go one by one, ahead of ingest */
+    /* lookups and admin requests go one by one, ahead of ingest */
     stmt = NGX_HTTP_HOOKD_STMT_KEY_LOOKUP;
+
+    if (ngx_queue_empty(&pool->queue[stmt])) {
+        stmt = NGX_HTTP_HOOKD_STMT_SOURCE_LOOKUP;
+    }
 
     if (ngx_queue_empty(&pool->queue[stmt])) {
         stmt = NGX_HTTP_HOOKD_STMT_ADMIN;

@@ -22,6 +22,8 @@ static void ngx_http_hookd_pool_arm_guard(ngx_http_hookd_pool_t *pool);
 const char  ngx_http_hookd_prepare_sql[] =
     "PREPARE hookd_key_lookup (bytea) AS"
     " SELECT * FROM hookd.key_lookup($1);"
+    "PREPARE hookd_source_lookup (text) AS"
+    " SELECT * FROM hookd.source_lookup($1);"
     "PREPARE hookd_ingest (jsonb) AS"
     " SELECT * FROM hookd.ingest($1);"
     "PREPARE hookd_admin (jsonb) AS"
@@ -29,6 +31,7 @@ const char  ngx_http_hookd_prepare_sql[] =
 
 const char  *ngx_http_hookd_stmt_names[NGX_HTTP_HOOKD_NSTMTS] = {
     "hookd_key_lookup",
+    "hookd_source_lookup",
     "hookd_ingest",
     "hookd_admin"
 };
@@ -147,6 +150,7 @@ ngx_http_hookd_pool_dispatch(ngx_http_hookd_pool_t *pool)
         }
 
         if (pool->nqueued[NGX_HTTP_HOOKD_STMT_KEY_LOOKUP] == 0
+            && pool->nqueued[NGX_HTTP_HOOKD_STMT_SOURCE_LOOKUP] == 0
             && pool->nqueued[NGX_HTTP_HOOKD_STMT_ADMIN] == 0
             && pool->ingesting > 0
             && pool->nqueued[NGX_HTTP_HOOKD_STMT_INGEST]
@@ -263,8 +267,10 @@ ngx_http_hookd_pool_complete(ngx_queue_t *jobs, ngx_http_hookd_job_rc_e rc,
         } else if (row < rows) {
             job->handler(job, NGX_HTTP_HOOKD_JOB_OK, res, row);
 
-        } else if (job->stmt == NGX_HTTP_HOOKD_STMT_KEY_LOOKUP) {
-            /* no row: an unknown key */
+        } else if (job->stmt == NGX_HTTP_HOOKD_STMT_KEY_LOOKUP
+                   || job->stmt == NGX_HTTP_HOOKD_STMT_SOURCE_LOOKUP)
+        {
+            /* no row: an unknown key or source */
             job->handler(job, NGX_HTTP_HOOKD_JOB_OK, res, -1);
 
         } else {

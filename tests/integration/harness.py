@@ -175,6 +175,18 @@ http {{
             hookd_admin;
             hookd_rate_limit admin_limit;
         }}
+        location /in/ {{
+            hookd_source;
+            hookd_max_payload 64k;
+            hookd_key_cache_ttl 1s;
+            hookd_auth_failure_limit auth_failures;
+        }}
+        # the same without the failed-authentication limit
+        location /unlimited/in/ {{
+            hookd_source;
+            hookd_max_payload 64k;
+            hookd_key_cache_ttl 1s;
+        }}
         location = /noop {{ return 202; }}
         location = /recv {{
             access_log {dir}/recv.log hookd_recv;

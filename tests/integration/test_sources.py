@@ -132,3 +132,196 @@ def test_the_cli_creates_lists_and_rotates_sources(hookd, pg):
                       "hookd.sources s JOIN hookd.applications a ON "
                       "a.id = s.app_id WHERE a.name = %s", name)[0][0]
     assert "Secret to Everybody" not in stored and "new" not in stored
+
+
+# --- webhooks at /in/<source id>, signed by independent code (hmac) ---
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import requests
+
+
+def source(operator, t, provider, secret, **extra):
+    return ok(operator("POST", t.base + "/sources", dict(
+        {"name": provider + "-" + uuid.uuid4().hex[:6], "provider": provider,
+         "secret": secret}, **extra)), 201)
+
+
+def post_in(nginx, src, body, headers, at="/in/"):
+    if not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+    return requests.post(f"{nginx.url}{at}{src['id']}", data=body,
+                         headers=dict({"Content-Type": "application/json"},
+                                      **headers), timeout=10)
+
+
+def stored(pg, src):
+    return pg.query("SELECT event_type, idempotency_key, payload FROM "
+                    "hookd.events WHERE source = %s ORDER BY received_at",
+                    src["id"])
+
+
+def stripe_headers(secret, body, t=None):
+    t = int(time.time()) if t is None else t
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body,
+                   hashlib.sha256).hexdigest()
+    return {"Stripe-Signature": f"t={t},v1={mac}"}
+
+
+def test_stripe_webhooks_are_verified_stored_fanned_out_and_deduped(
+        operator, nginx, pg):
+    t = Tenant(operator)
+    secret = "whsec_" + uuid.uuid4().hex
+    src = source(operator, t, "stripe", secret)
+    body = json.dumps({"id": "evt_1Nx", "type": "invoice.paid",
+                       "data": {"object": {"amount": 1999, "total": 19.99}}}
+                      ).encode()
+    r = post_in(nginx, src, body, stripe_headers(secret, body))
+    assert r.status_code == 202, r.text
+    ev = r.json()
+    assert ev["event_type"] == "invoice.paid"
+    rows = stored(pg, src)
+    assert [(x[0], x[1]) for x in rows] == [("invoice.paid", "evt_1Nx")]
+    # the payload as sent: numbers are not re-encoded
+    assert pg.query("SELECT payload->'data'->'object'->>'total' FROM "
+                    "hookd.events WHERE id = %s", ev["id"]) == [("19.99",)]
+    # fanned out like any event of the application
+    assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE event_id "
+                    "= %s", ev["id"]) == [(1,)]
+    # Stripe's retry: the same delivery again, nothing new
+    again = post_in(nginx, src, body, stripe_headers(secret, body))
+    assert again.status_code == 202 and \
+        again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["id"] == ev["id"] and len(stored(pg, src)) == 1
+    # the key is the source's own: /v1/events with the same key is another
+    r = requests.post(nginx.url + "/v1/events", timeout=10, json={
+        "event_type": "invoice.paid", "payload": {}}, headers={
+        "Authorization": f"Bearer {t.ingest_key}",
+        "Idempotency-Key": "evt_1Nx"})
+    assert r.status_code == 202 and r.json()["id"] != ev["id"]
+
+
+def test_what_fails_verification_is_401_and_stores_nothing(operator, nginx,
+                                                           pg):
+    t = Tenant(operator)
+    secret = "whsec_" + uuid.uuid4().hex
+    src = source(operator, t, "stripe", secret)
+    body = json.dumps({"id": "evt_2", "type": "invoice.paid"}).encode()
+    good = stripe_headers(secret, body)["Stripe-Signature"]
+    now = int(time.time())
+    cases = [
+        ({}, "invalid_signature"),
+        ({"Stripe-Signature": ""}, "invalid_signature"),
+        ({"Stripe-Signature": "t=abc,v1=00"}, "invalid_signature"),
+        ({"Stripe-Signature": f"t={now},v1=nothex"}, "invalid_signature"),
+        ({"Stripe-Signature": f"t={now},v1=" + "0" * 64},
+         "invalid_signature"),
+        ({"Stripe-Signature": good.replace("v1=", "v0=")},
+         "invalid_signature"),
+        (stripe_headers(secret, body, now - 600), "stale_signature"),
+        (stripe_headers("whsec_other", body), "invalid_signature"),
+    ]
+    for headers, code in cases:
+        r = post_in(nginx, src, body, headers, at="/unlimited/in/")
+        assert r.status_code == 401, (headers, r.status_code, r.text)
+        assert r.json()["error"]["code"] == code, (headers, r.text)
+    # a body changed after signing
+    r = post_in(nginx, src, body.replace(b"evt_2", b"evt_3"),
+                stripe_headers(secret, body), at="/unlimited/in/")
+    assert r.status_code == 401
+    # several v1= of which one is right: accepted (rotation at Stripe)
+    two = f"t={now},v1={'1' * 64}," + good.split(",", 1)[1]
+    r = post_in(nginx, src, body, {"Stripe-Signature": two.replace(
+        f"t={now},", f"t={good.split(',')[0][2:]},")})
+    assert r.status_code == 202, r.text
+    assert len(stored(pg, src)) == 1
+    # over hookd_max_payload: refused before it is read
+    big = json.dumps({"id": "x", "type": "t", "pad": "x" * 70000}).encode()
+    assert post_in(nginx, src, big, stripe_headers(secret, big)) \
+        .status_code == 413
+    assert len(stored(pg, src)) == 1
+
+
+def test_github_shopify_slack_and_standard(operator, nginx, pg):
+    t = Tenant(operator)
+
+    gh = source(operator, t, "github", "It's a Secret to Everybody")
+    pr = json.dumps({"action": "opened", "number": 1}).encode()
+
+    def gh_headers(body, event, delivery):
+        return {"X-Hub-Signature-256": "sha256=" + hmac.new(
+                    b"It's a Secret to Everybody", body,
+                    hashlib.sha256).hexdigest(),
+                "X-GitHub-Event": event, "X-GitHub-Delivery": delivery}
+
+    assert post_in(nginx, gh, pr, gh_headers(pr, "pull_request", "d-1")) \
+        .status_code == 202
+    ping = json.dumps({"zen": "Keep it logically awesome."}).encode()
+    assert post_in(nginx, gh, ping, gh_headers(ping, "ping", "d-2")) \
+        .status_code == 202
+    # GitHub's form encoding: payload=<JSON>
+    form = b"payload=" + requests.utils.quote(
+        json.dumps({"action": "closed"})).encode()
+    r = post_in(nginx, gh, form, dict(gh_headers(form, "issues", "d-3"), **{
+        "Content-Type": "application/x-www-form-urlencoded"}))
+    assert r.status_code == 202, r.text
+    assert [(x[0], x[1]) for x in stored(pg, gh)] == [
+        ("pull_request.opened", "d-1"), ("ping", "d-2"),
+        ("issues.closed", "d-3")]
+
+
+    slack_secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    sl = source(operator, t, "slack", slack_secret)
+
+    def slack(body):
+        ts = str(int(time.time()))
+        return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": "v0=" +
+                hmac.new(slack_secret.encode(), f"v0:{ts}:".encode() + body,
+                         hashlib.sha256).hexdigest()}
+
+    challenge = json.dumps({"type": "url_verification",
+                            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}).encode()
+    r = post_in(nginx, sl, challenge, slack(challenge))
+    assert r.status_code == 200 and r.json() == {
+        "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    msg = json.dumps({"type": "event_callback", "event_id": "Ev08MFMKH6",
+                      "event": {"type": "message", "text": "hi"}}).encode()
+    assert post_in(nginx, sl, msg, slack(msg)).status_code == 202
+    assert [(x[0], x[1]) for x in stored(pg, sl)] == [
+        ("slack.message", "Ev08MFMKH6")]
+
+    std = ok(operator("POST", t.base + "/sources",
+                      {"name": "std", "provider": "standard"}), 201)
+    key = base64.b64decode(std["secret"][len("whsec_"):])
+    body = json.dumps({"type": "user.created", "data": {}}).encode()
+    ts = str(int(time.time()))
+    sig = base64.b64encode(hmac.new(key, f"msg_1.{ts}.".encode() + body,
+                                    hashlib.sha256).digest()).decode()
+    r = post_in(nginx, std, body, {"webhook-id": "msg_1",
+                                   "webhook-timestamp": ts,
+                                   "webhook-signature": f"v1,{sig}"})
+    assert r.status_code == 202, r.text
+    assert [(x[0], x[1]) for x in stored(pg, std)] == [
+        ("user.created", "msg_1")]
+
+
+def test_unknown_sources_and_failed_verifications_are_limited(operator,
+                                                              nginx, pg):
+    t = Tenant(operator)
+    src = source(operator, t, "github", "s3cret")
+    other = source(operator, t, "github", "s3cret")
+    body = b'{"action": "x"}'
+    bad = {"X-Hub-Signature-256": "sha256=" + "0" * 64,
+           "X-GitHub-Event": "push"}
+    statuses = [post_in(nginx, src, body, bad).status_code for _ in range(7)]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429] * 2
+    # keyed by source: another source of the same provider is served
+    good = dict(bad, **{"X-Hub-Signature-256": "sha256=" + hmac.new(
+        b"s3cret", body, hashlib.sha256).hexdigest()})
+    assert post_in(nginx, other, body, good).status_code == 202
+    r = requests.post(nginx.url + "/in/src_nope", data=body, timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
