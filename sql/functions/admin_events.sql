@@ -36,6 +36,7 @@ BEGIN
                  WHERE e.app_id = a.id
                    AND (q->>'cursor' IS NULL OR e.id < q->>'cursor')
                    AND (q->>'event_type' IS NULL OR e.event_type = q->>'event_type')
+                   AND (q->>'source' IS NULL OR e.source = q->>'source')
                    AND (wanted IS NULL OR e.labels @> wanted)
                    AND (since IS NULL OR e.received_at >= since)
                    AND (until_ IS NULL OR e.received_at < until_)

@@ -5,14 +5,15 @@
 
 -- Every delivery of one event and every attempt of each, in order.
 CREATE OR REPLACE FUNCTION hookd.event_history(app text, event text)
-RETURNS TABLE (delivery_id text, endpoint_id text, url text,
+RETURNS TABLE (source text, delivery_id text, endpoint_id text, url text,
                delivery_status text, attempt_number integer,
                started_at timestamptz, duration_ms integer,
                status_code integer, error_class text, error text)
 LANGUAGE sql STABLE AS $$
-    SELECT d.id, d.endpoint_id, ep.url, d.status, a.attempt_number,
+    SELECT ev.source, d.id, d.endpoint_id, ep.url, d.status, a.attempt_number,
            a.started_at, a.duration_ms, a.status_code, a.error_class, a.error
       FROM hookd.deliveries d
+      JOIN hookd.events ev ON ev.app_id = d.app_id AND ev.id = d.event_id
       JOIN hookd.endpoints ep ON ep.app_id = d.app_id AND ep.id = d.endpoint_id
       LEFT JOIN hookd.attempts a
              ON a.app_id = d.app_id AND a.delivery_id = d.id

@@ -29,3 +29,6 @@ DROP INDEX IF EXISTS hookd.events_idempotency;
 CREATE UNIQUE INDEX IF NOT EXISTS events_idempotency
     ON hookd.events (app_id, source, idempotency_key)
  WHERE idempotency_key IS NOT NULL;
+
+-- hookd.event_history gains the event's source (sql/functions/recipes.sql)
+DROP FUNCTION IF EXISTS hookd.event_history(text, text);

@@ -1,14 +1,16 @@
 /*
  * libFuzzer: every provider's signature-header parser on hostile headers
- * and bodies must never crash, leak or read out of bounds. The input is
- * split on its first two NUL bytes: one header value, a second one, the
- * body; each provider gets them as the headers it reads.
+ * and bodies, and the form decoder on the bodies, must never crash, leak or
+ * read out of bounds. The input is split on its first two NUL bytes: one
+ * header value, a second one, the body; each provider gets them as the
+ * headers it reads.
  */
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "hookd_form.h"
 #include "hookd_verify.h"
 
 
@@ -84,6 +86,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hookd_verify(&c, &hs, (const unsigned char *) body,
                      (size_t) (end - body), 1614265330, why, sizeof(why));
     }
+
+    json_decref(hookd_form_object(body, (size_t) (end - body)));
 
     return 0;
 }

@@ -68,11 +68,11 @@ def no_seq_scan_of_big_tables(p):
 
 
 def test_event_history(pg, history):
-    rows = pg.query("SELECT delivery_status, attempt_number, status_code, "
-                    "error_class FROM hookd.event_history('recipes', "
-                    "'evt_recipe_00000101')")
-    assert rows == [("succeeded", 1, 500, "RETRYABLE"),
-                    ("succeeded", 2, 200, "SUCCEEDED")]
+    rows = pg.query("SELECT source, delivery_status, attempt_number, "
+                    "status_code, error_class FROM hookd.event_history("
+                    "'recipes', 'evt_recipe_00000101')")
+    assert rows == [("api", "succeeded", 1, 500, "RETRYABLE"),
+                    ("api", "succeeded", 2, 200, "SUCCEEDED")]
     no_seq_scan_of_big_tables(plan(
         pg, "SELECT * FROM hookd.event_history(%s, 'evt_recipe_00000101')",
         history))

@@ -325,3 +325,65 @@ def test_unknown_sources_and_failed_verifications_are_limited(operator,
     assert post_in(nginx, other, body, good).status_code == 202
     r = requests.post(nginx.url + "/in/src_nope", data=body, timeout=10)
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_shopify_hmac_basic_and_bearer_sources(operator, nginx, pg):
+    t = Tenant(operator)
+    # a type the application does not register: stored all the same
+    ok(operator("PATCH", t.base, {"enforce_event_types": True}))
+    sh = source(operator, t, "shopify", "shpss_0123456789abcdef")
+    order = json.dumps({"id": 820982911946154508}).encode()
+    r = post_in(nginx, sh, order, {
+        "X-Shopify-Hmac-Sha256": base64.b64encode(hmac.new(
+            b"shpss_0123456789abcdef", order, hashlib.sha256).digest())
+        .decode(), "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37"})
+    assert r.status_code == 202, r.text
+    assert [(x[0], x[1]) for x in stored(pg, sh)] == [
+        ("orders.create", "b54557e4-bdd9-4b37")]
+
+    hm = source(operator, t, "hmac", "k3y", options={
+        "header": "X-Signature", "algorithm": "sha512", "encoding": "base64",
+        "prefix": "sha512=", "type_field": "/kind", "id_field": "/uid"})
+    body = json.dumps({"kind": "build/finished ok", "uid": 42}).encode()
+    r = post_in(nginx, hm, body, {"X-Signature": "sha512=" + base64.b64encode(
+        hmac.new(b"k3y", body, hashlib.sha512).digest()).decode()})
+    assert r.status_code == 202, r.text
+    # mapped into the type alphabet; a numeric id as its digits
+    assert [(x[0], x[1]) for x in stored(pg, hm)] == [
+        ("build_finished_ok", "42")]
+
+    ba = source(operator, t, "basic", "hooks:pa55", options={
+        "event_type": "cron.tick", "content": "form"})
+    auth = "Basic " + base64.b64encode(b"hooks:pa55").decode()
+    r = post_in(nginx, ba, b"job=nightly&ok=1", {
+        "Authorization": auth,
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 202, r.text
+    assert [(x[0], x[2]) for x in stored(pg, ba)] == [
+        ("cron.tick", {"job": "nightly", "ok": "1"})]
+    assert post_in(nginx, ba, b"job=x", {
+        "Authorization": "Basic " + base64.b64encode(b"hooks:nope").decode()},
+        at="/unlimited/in/").status_code == 401
+
+    be = source(operator, t, "bearer", "t0k3n", options={
+        "type_header": "X-Event", "id_header": "X-Delivery"})
+    r = post_in(nginx, be, b"[1, 2]", {"Authorization": "Bearer t0k3n",
+                                       "X-Event": "batch.sent",
+                                       "X-Delivery": "d1"})
+    assert r.status_code == 202, r.text
+    # what is not an object is kept under data
+    assert [(x[0], x[1], x[2]) for x in stored(pg, be)] == [
+        ("batch.sent", "d1", {"data": [1, 2]})]
+    # not JSON from a JSON source: 400, nothing stored
+    r = post_in(nginx, be, b"{not json", {"Authorization": "Bearer t0k3n",
+                                          "X-Event": "x"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == \
+        "invalid_json"
+    assert len(stored(pg, be)) == 1
+
+    # the admin API lists events by source
+    listed = ok(operator("GET", t.base + "/events",
+                         params={"source": hm["id"]}))["data"]
+    assert [e["event_type"] for e in listed] == ["build_finished_ok"]
+    assert listed[0]["source"] == hm["id"]
