@@ -387,3 +387,33 @@ def test_shopify_hmac_basic_and_bearer_sources(operator, nginx, pg):
                          params={"source": hm["id"]}))["data"]
     assert [e["event_type"] for e in listed] == ["build_finished_ok"]
     assert listed[0]["source"] == hm["id"]
+
+
+def test_the_documented_curl_lines_are_signed_right(operator, nginx, pg):
+    """Each provider's curl line in docs/sources.md, run by bash with the
+    source's secret and URL, is accepted."""
+    import os
+    import re
+    import subprocess
+
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                            "sources.md")).read()
+    t = Tenant(operator)
+    secrets = {"stripe": "whsec_" + uuid.uuid4().hex,
+               "github": "It's a Secret to Everybody",
+               "shopify": "shpss_" + uuid.uuid4().hex,
+               "slack": "8f742231b10e8888abcd99yyyzzz85a5",
+               "standard": "whsec_" + base64.b64encode(os.urandom(32))
+               .decode()}
+    for provider, secret in secrets.items():
+        section = re.search(r'\(`"provider": "%s"`\).*?```sh\n(.*?)```'
+                            % provider, doc, re.S)
+        assert section, provider
+        src = source(operator, t, provider, secret)
+        out = subprocess.run(["bash", "-eu", "-c", section.group(1)],
+                             capture_output=True, text=True, timeout=30,
+                             env=dict(os.environ, SECRET=secret,
+                                      URL=f"{nginx.url}/in/{src['id']}"))
+        assert out.returncode == 0, (provider, out.stderr)
+        assert '"id":"evt_' in out.stdout, (provider, out.stdout)
+        assert len(stored(pg, src)) == 1, provider
