@@ -100,6 +100,7 @@ cat <<MSG
 hookd is running.
   ingest:      POST http://127.0.0.1:$PORT/v1/events
   admin API:   http://127.0.0.1:$PORT/v1/apps (docs/openapi.yaml)
+  sources:     POST http://127.0.0.1:$PORT/in/<source id> (docs/sources.md)
   database:    $DATABASE_URL
   application: demo
   ingest key:  $INGEST_KEY
