@@ -83,6 +83,73 @@ def postmaster(pg):
         return int(f.readline())
 
 
+# unique per request in every wrk thread: the thread's number and a count
+LUA_UNIQUE = """
+local threads = 0
+function setup(thread)
+    threads = threads + 1
+    thread:set("tid", threads)
+end
+local n = 0
+local function unique()
+    n = n + 1
+    return tid .. "_" .. n
+end
+"""
+
+
+def lua_keyed(path, key):
+    """/v1/events with a new Idempotency-Key on every request: the dedupe
+    work a source does for each webhook, on the plain path."""
+    body = BODY.replace("\\", "\\\\").replace('"', '\\"')
+    with open(path, "w") as f:
+        f.write(LUA_UNIQUE + textwrap.dedent(f"""
+            local headers = {{["Content-Type"] = "application/json",
+                             ["Authorization"] = "Bearer {key}"}}
+            function request()
+                headers["Idempotency-Key"] = "bench_" .. unique()
+                return wrk.format("POST", nil, headers, "{body}")
+            end
+        """))
+    return path
+
+
+def lua_stripe(path, secret):
+    """A Stripe webhook per request, each its own event id, signed as Stripe
+    signs (HMAC-SHA256 through libcrypto, by LuaJIT's ffi)."""
+    payload = json.dumps(json.loads(BODY)["payload"]).replace('"', '\\"')
+    with open(path, "w") as f:
+        f.write(LUA_UNIQUE + textwrap.dedent(f"""
+            local ffi = require("ffi")
+            ffi.cdef[[
+            const void *EVP_sha256(void);
+            unsigned char *HMAC(const void *md, const void *key, int key_len,
+                                const unsigned char *d, size_t n,
+                                unsigned char *md_out, unsigned int *md_len);
+            ]]
+            local crypto = ffi.load("crypto")
+            local mac = ffi.new("unsigned char[32]")
+            local len = ffi.new("unsigned int[1]")
+            local secret = "{secret}"
+            local headers = {{["Content-Type"] = "application/json"}}
+            function request()
+                local body = "{{\\"id\\":\\"evt_" .. unique() ..
+                    "\\",\\"type\\":\\"invoice.paid\\",\\"data\\":" ..
+                    "{payload}}}"
+                local t = tostring(os.time())
+                local signed = t .. "." .. body
+                crypto.HMAC(crypto.EVP_sha256(), secret, #secret, signed,
+                            #signed, mac, len)
+                local hex = {{}}
+                for i = 0, 31 do hex[i + 1] = string.format("%02x", mac[i]) end
+                headers["Stripe-Signature"] = "t=" .. t .. ",v1=" ..
+                    table.concat(hex)
+                return wrk.format("POST", nil, headers, body)
+            end
+        """))
+    return path
+
+
 def lua(path, key, delay_ms=None, stamp=False):
     """A wrk script posting BODY. With `stamp`, each request is built as
     it is sent, and its payload carries that moment (`sent_at`, seconds
@@ -155,6 +222,21 @@ def main():
         results["ingest"]["nginx_cpu_per_1000"] = cpu[0] / (after - before) * 1000
         results["ingest"]["pg_cpu_per_1000"] = cpu[1] / (after - before) * 1000
         results["return202"] = wrk(nginx.url + "/noop", script)
+
+        # a source beside the plain path, each with a new key per request
+        secret = "whsec_bench_" + os.urandom(12).hex()
+        src = hookd("sources", "create", "--app", "bench", "--name",
+                    "stripe", "--provider", "stripe", "--secret", secret)
+        keyed = lua_keyed(os.path.join(base, "keyed.lua"), key)
+        stripe = lua_stripe(os.path.join(base, "stripe.lua"), secret)
+        wrk(nginx.url + "/in/" + src["id"], stripe, duration=2)
+        results["keyed"] = wrk(nginx.url + "/v1/events", keyed)
+        before = pg.query("SELECT count(*) FROM hookd.events WHERE source "
+                          "= %s", src["id"])[0][0]
+        results["source"] = wrk(nginx.url + "/in/" + src["id"], stripe)
+        results["source"]["stored"] = pg.query(
+            "SELECT count(*) FROM hookd.events WHERE source = %s",
+            src["id"])[0][0] - before
 
         # fixed rate: connections x 1000 / (delay + latency) ~ 5k/s
         paced = lua(os.path.join(base, "paced.lua"), key, delay_ms=10)
@@ -486,6 +568,7 @@ def write_report(r):
     with open(os.path.join(ROOT, "build", "bench.json"), "w") as f:
         json.dump(r, f)
     ing, ret, paced = r["ingest"], r["return202"], r["paced"]
+    keyed, src = r["keyed"], r["source"]
     vs_pgbench = ing["rps"] / r["pgbench"]
     vs_return = ing["rps"] / ret["rps"]
     today = datetime.date.today().isoformat()
@@ -498,10 +581,13 @@ def write_report(r):
         | same | {ing['rps']:.0f} | nginx `return 202`, same wrk load: {ret['rps']:.0f} | {vs_return:.1%} | >= 35% |
         | latency at {paced['rps']:.0f} events/s (60 connections, paced) | p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms | | | p99 <= 10 ms at 5k/s |
         | latency at full load | p50 {ing['p50']:.2f} ms, p99 {ing['p99']:.2f} ms | `return 202`: p99 {ret['p99']:.2f} ms | | |
+        | durable events/s through `POST /in/<stripe source>`, each signed and verified, its own event id | {src['rps']:.0f} | `POST /v1/events` with a new `Idempotency-Key` on every request, same load: {keyed['rps']:.0f} | {src['rps'] / keyed['rps']:.2f}x | >= 0.9x |
         | CPU per 1 000 events ingested (the full-load run; wrk not counted) | nginx {ing.get('nginx_cpu_per_1000', float('nan')):.3f} s, PostgreSQL {ing.get('pg_cpu_per_1000', float('nan')):.3f} s | | | |
 
         Rows stored during the ingest run: {ing['stored']} (wrk counted
         {ing['rps'] * DURATION:.0f} responses at {ing['rps']:.0f}/s; non-2xx: {ing['errors']}).
+        Through the source: {src['stored']} rows for {src['rps'] * DURATION:.0f}
+        responses (non-2xx: {src['errors']}).
         PostgreSQL ran with `fsync = on` and `synchronous_commit = on`: every
         202 was a committed transaction.
         """)
