@@ -96,7 +96,11 @@ fuzz: deps $(FUZZERS)
 	    $$f -runs=$(FUZZ_RUNS) -max_len=4096 $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n \
 	        2>&1 | tail -1; done
 
-integration: build
+# the libraries pinned in tests/js/package-lock.json (npm's standardwebhooks)
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+
+integration: build tests/js/node_modules/.package-lock.json
 	/usr/bin/python3 -m pytest -q tests/integration
 
 test: unit fuzz integration

@@ -18,6 +18,12 @@ for p in $PKGS; do
     fi
 done
 
+# node and npm for the consumers' and providers' own libraries (tests/js):
+# Debian's, unless a node with its npm is installed already
+if ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
+
 [ -z "$missing" ] && exit 0
 
 echo "hookd: installing$missing"

@@ -96,6 +96,28 @@ def test_delivered_body_headers_and_signature(app, pg, receiver, daemons):
     assert attempts(pg, ev["id"]) == [(200, "SUCCEEDED", None)]
 
 
+def test_the_official_library_verifies_what_hookd_sends(app, pg, receiver,
+                                                       daemons):
+    """A consumer using npm's standardwebhooks accepts hookd's delivery,
+    and refuses it altered."""
+    from test_sources import standard_webhooks
+
+    p = path()
+    endpoint(app, pg, receiver, p, "--secret", SECRET)
+    daemons()
+    send(app, payload={"amount": 42})
+    req = wait_for(lambda: receiver.at(p))[0]
+    h = {k.lower(): v for k, v in req["headers"].items()
+         if k.lower().startswith("webhook-")}
+    body = req["body"].decode()
+    ok = standard_webhooks("verify", SECRET, stdin=json.dumps(
+        {"body": body, "headers": h}))
+    assert ok.returncode == 0, ok.stderr
+    bad = standard_webhooks("verify", SECRET, stdin=json.dumps(
+        {"body": body.replace("42", "43"), "headers": h}))
+    assert bad.returncode == 1 and "signature" in bad.stderr.lower()
+
+
 def test_500_then_200_is_two_attempts_and_succeeded(app, pg, receiver,
                                                     daemons):
     p = path()

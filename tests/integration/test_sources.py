@@ -417,3 +417,68 @@ def test_the_documented_curl_lines_are_signed_right(operator, nginx, pg):
         assert out.returncode == 0, (provider, out.stderr)
         assert '"id":"evt_' in out.stdout, (provider, out.stdout)
         assert len(stored(pg, src)) == 1, provider
+
+
+def standard_webhooks(*args, stdin=""):
+    """npm's standardwebhooks, the official library (tests/js)."""
+    import os
+    import subprocess
+    js = os.path.join(os.path.dirname(__file__), "..", "js",
+                      "standard_webhooks.mjs")
+    return subprocess.run(["node", js, *args], input=stdin,
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_a_standard_source_takes_what_the_official_library_signs(
+        operator, nginx, pg):
+    t = Tenant(operator)
+    std = ok(operator("POST", t.base + "/sources",
+                      {"name": "std", "provider": "standard"}), 201)
+    body = json.dumps({"type": "user.created", "data": {"id": 7}})
+    ts = str(int(time.time()))
+    out = standard_webhooks("sign", std["secret"], "msg_lib_1", ts,
+                            stdin=body)
+    assert out.returncode == 0, out.stderr
+    headers = {"webhook-id": "msg_lib_1", "webhook-timestamp": ts,
+               "webhook-signature": out.stdout}
+    r = post_in(nginx, std, body.encode(), headers)
+    assert r.status_code == 202, r.text
+    # the library's retry, as a sender retries: replayed
+    r = post_in(nginx, std, body.encode(), headers)
+    assert r.headers.get("Idempotent-Replayed") == "true"
+    assert [(x[0], x[1]) for x in stored(pg, std)] == [
+        ("user.created", "msg_lib_1")]
+    # signed with another secret: refused
+    other = standard_webhooks("sign", "whsec_" + base64.b64encode(
+        b"x" * 32).decode(), "msg_lib_2", ts, stdin=body)
+    r = post_in(nginx, std, body.encode(), dict(headers, **{
+        "webhook-id": "msg_lib_2", "webhook-signature": other.stdout}))
+    assert r.status_code == 401
+
+
+def test_slack_slash_commands_and_interactivity_come_as_forms(operator,
+                                                             nginx, pg):
+    t = Tenant(operator)
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    sl = source(operator, t, "slack", secret)
+
+    def send(form):
+        ts = str(int(time.time()))
+        sig = hmac.new(secret.encode(), f"v0:{ts}:".encode() + form,
+                       hashlib.sha256).hexdigest()
+        return post_in(nginx, sl, form, {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": ts,
+            "X-Slack-Signature": "v0=" + sig})
+
+    assert send(b"command=%2Fdeploy&text=prod+now&user_id=U2CERLKJA") \
+        .status_code == 202
+    payload = json.dumps({"type": "block_actions", "actions": [{"id": 1}]})
+    assert send(b"payload=" + requests.utils.quote(payload).encode()) \
+        .status_code == 202
+    rows = stored(pg, sl)
+    assert [x[0] for x in rows] == ["slack.slash_command",
+                                    "slack.block_actions"]
+    assert rows[0][2] == {"command": "/deploy", "text": "prod now",
+                          "user_id": "U2CERLKJA"}
+    assert rows[1][2] == {"type": "block_actions", "actions": [{"id": 1}]}
