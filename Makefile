@@ -68,11 +68,11 @@ $(BUILD)/unit/test_sign: tests/unit/test_sign.c worker/sign.c worker/secret.c wo
 $(BUILD)/unit/test_retry: tests/unit/test_retry.c worker/retry.c
 $(BUILD)/unit/test_ssrf: tests/unit/test_ssrf.c worker/ssrf.c
 $(BUILD)/unit/test_conninfo: tests/unit/test_conninfo.c ngx_module/shared/hookd_conninfo.c
-$(BUILD)/unit/test_verify: tests/unit/test_verify.c ngx_module/shared/hookd_verify.c ngx_module/shared/hookd_seal.c
-$(BUILD)/unit/test_form: tests/unit/test_form.c ngx_module/shared/hookd_form.c
+$(BUILD)/unit/test_verify: tests/unit/test_verify.c ngx_module/hookd_verify.c ngx_module/shared/hookd_seal.c
+$(BUILD)/unit/test_form: tests/unit/test_form.c ngx_module/hookd_form.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
-	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module/shared -Iworker -I$(PG_INC) \
+	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module/shared -Ingx_module -Iworker -I$(PG_INC) \
 	    -o $@ $^ -lcmocka -ljansson -lcrypto -lpq -lcurl -lm
 
 unit: deps $(UNIT_TESTS)
@@ -86,9 +86,9 @@ $(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c ngx_module/shared/hookd_
 	@mkdir -p $(BUILD)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -o $@ $^ -ljansson
 
-$(BUILD)/fuzz/fuzz_verify: tests/fuzz/fuzz_verify.c ngx_module/shared/hookd_verify.c ngx_module/shared/hookd_seal.c ngx_module/shared/hookd_form.c
+$(BUILD)/fuzz/fuzz_verify: tests/fuzz/fuzz_verify.c ngx_module/hookd_verify.c ngx_module/shared/hookd_seal.c ngx_module/hookd_form.c
 	@mkdir -p $(BUILD)/fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -o $@ $^ -lcrypto -ljansson
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -Ingx_module -o $@ $^ -lcrypto -ljansson
 
 fuzz: deps $(FUZZERS)
 	@set -e; for f in $(FUZZERS); do n=$${f##*/fuzz_}; \
