@@ -218,6 +218,7 @@ def test_what_fails_verification_is_401_and_stores_nothing(operator, nginx,
         ({"Stripe-Signature": ""}, "invalid_signature"),
         ({"Stripe-Signature": "t=abc,v1=00"}, "invalid_signature"),
         ({"Stripe-Signature": f"t={now},v1=nothex"}, "invalid_signature"),
+        ({"Stripe-Signature": f"t={now},v1=abcd"}, "invalid_signature"),
         ({"Stripe-Signature": f"t={now},v1=" + "0" * 64},
          "invalid_signature"),
         ({"Stripe-Signature": good.replace("v1=", "v0=")},
@@ -482,3 +483,27 @@ def test_slack_slash_commands_and_interactivity_come_as_forms(operator,
     assert rows[0][2] == {"command": "/deploy", "text": "prod now",
                           "user_id": "U2CERLKJA"}
     assert rows[1][2] == {"type": "block_actions", "actions": [{"id": 1}]}
+
+
+def test_a_repeated_signature_header_is_401(operator, nginx, pg):
+    """Sent twice, even both right, a signature header is refused: which
+    one a proxy on the way keeps is not known."""
+    import http.client
+
+    t = Tenant(operator)
+    gh = source(operator, t, "github", "s3cret")
+    body = b'{"action": "x"}'
+    sig = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    c = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=10)
+    c.putrequest("POST", "/unlimited/in/" + gh["id"])
+    c.putheader("Content-Type", "application/json")
+    c.putheader("Content-Length", str(len(body)))
+    c.putheader("X-GitHub-Event", "push")
+    c.putheader("X-Hub-Signature-256", sig)
+    c.putheader("X-Hub-Signature-256", sig)
+    c.endheaders(body)
+    r = c.getresponse()
+    out = json.loads(r.read())
+    assert r.status == 401 and "repeated" in out["error"]["message"], out
+    assert stored(pg, gh) == []
+
