@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "ngx_http_hookd_module.h"
+#include "hookd_filter.h"
 
 
 #define NGX_HTTP_HOOKD_ADMIN_SEGS  8
@@ -30,6 +31,8 @@ static ngx_int_t ngx_http_hookd_admin_send(ngx_http_request_t *r,
     json_t *body, ngx_uint_t from_handler);
 static ngx_http_hookd_new_e ngx_http_hookd_admin_route(ngx_http_request_t *r);
 static json_t *ngx_http_hookd_admin_query(ngx_http_request_t *r);
+static ngx_int_t ngx_http_hookd_admin_filter(ngx_http_request_t *r,
+    json_t *body);
 static ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r,
     json_t *req, json_t *body);
 static ngx_int_t ngx_http_hookd_admin_source_secret(ngx_http_request_t *r,
@@ -181,6 +184,11 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
     ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
 
+    rc = ngx_http_hookd_admin_filter(r, body);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
     query = ngx_http_hookd_admin_query(r);
     if (query == NULL) {
         return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
@@ -247,7 +255,13 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
         return rc;
     }
 
-    dump = json_dumps(req, JSON_COMPACT);
+    /*
+     * jansson holds numbers as doubles and writes 17 digits by default
+     * (0.1 as 0.10000000000000001); 15 give back every decimal of up to 15
+     * significant digits as it was written (DBL_DIG), which is what a
+     * filter's test payload or a retry policy is made of.
+     */
+    dump = json_dumps(req, JSON_COMPACT | JSON_REAL_PRECISION(15));
     json_decref(req);
 
     if (dump == NULL) {
@@ -426,6 +440,51 @@ ngx_http_hookd_admin_query(ngx_http_request_t *r)
     }
 
     return q;
+}
+
+
+/*
+ * An endpoint's filter compiled to the jsonpath PostgreSQL evaluates
+ * (shared/hookd_filter.c), beside it in the body as filter_path: a field
+ * only nginx writes, since an arbitrary jsonpath would run in batches that
+ * every application shares. NGX_DECLINED to go on, or the 400 answered.
+ */
+static ngx_int_t
+ngx_http_hookd_admin_filter(ngx_http_request_t *r, json_t *body)
+{
+    char     why[512], *path;
+    json_t  *filter;
+
+    if (body == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (json_object_get(body, "filter_path") != NULL) {
+        return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_request",
+                   "filter_path is not a field: send filter");
+    }
+
+    filter = json_object_get(body, "filter");
+    if (filter == NULL || json_is_null(filter)) {
+        return NGX_DECLINED;
+    }
+
+    if (hookd_filter_compile(filter, &path, why, sizeof(why)) != 0) {
+        return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                   "invalid_filter", why);
+    }
+
+    if (path != NULL
+        && json_object_set_new(body, "filter_path", json_string(path)) != 0)
+    {
+        free(path);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    free(path);
+
+    return NGX_DECLINED;
 }
 
 

@@ -73,7 +73,8 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
         ELSE jsonb_build_object('data', items, 'next_cursor', NULL) END
 $$;
 
--- Fails with 400 naming the first field of the body that is not allowed.
+-- Fails with 400 naming the first field of the body that is not allowed
+-- (filter_path, which only nginx writes, is not listed as one to send).
 CREATE OR REPLACE FUNCTION hookd.api_fields(body jsonb, allowed text[])
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -87,7 +88,8 @@ BEGIN
      WHERE key <> ALL (allowed) LIMIT 1;
     IF k IS NOT NULL THEN
         PERFORM hookd.api_fail(400, 'invalid_request', format(
-            'unknown field "%s"; allowed: %s', k, array_to_string(allowed, ', ')));
+            'unknown field "%s"; allowed: %s', k,
+            array_to_string(array_remove(allowed, 'filter_path'), ', ')));
     END IF;
 END
 $$;

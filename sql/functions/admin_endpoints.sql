@@ -14,6 +14,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'labels', coalesce((SELECT s.label_filter FROM hookd.subscriptions s
                              WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id
                              LIMIT 1), '{}'),
+        'filter', ep.filter,
         'timeout_ms', ep.timeout_ms, 'retry_policy', ep.retry_policy,
         'rate_limit', ep.rate_limit, 'max_in_flight', ep.max_in_flight,
         'breaker_threshold', ep.breaker_threshold,
@@ -32,9 +33,28 @@ $$;
 -- what POST and PATCH of an endpoint take besides url
 CREATE OR REPLACE FUNCTION hookd.api_endpoint_fields() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['description', 'event_types', 'labels', 'timeout_ms',
+    SELECT ARRAY['description', 'event_types', 'labels', 'filter', 'timeout_ms',
                  'retry_policy', 'rate_limit', 'max_in_flight', 'breaker_threshold',
                  'disable_after_failures', 'disable_after_seconds']
+$$;
+
+-- The jsonpath compiled from body's filter. A regex PostgreSQL cannot
+-- compile is found here (jsonpath's input compiles it): 400 invalid_filter.
+CREATE OR REPLACE FUNCTION hookd.api_filter_path(body jsonb)
+RETURNS jsonpath LANGUAGE plpgsql AS $$
+BEGIN
+    IF nullif(nullif(body->'filter', 'null'), '{}') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    IF jsonb_typeof(body->'filter_path') <> 'string' THEN
+        PERFORM hookd.api_fail(500, 'internal', 'the filter was not compiled');
+    END IF;
+    RETURN (body->>'filter_path')::jsonpath;
+EXCEPTION WHEN invalid_regular_expression OR syntax_error THEN
+    PERFORM hookd.api_fail(400, 'invalid_filter', format(
+        'filter: %s (a $regex is a POSIX regular expression)', SQLERRM));
+    RETURN NULL;
+END
 $$;
 
 -- applies the endpoint fields of body to ep and its subscriptions
@@ -47,7 +67,8 @@ DECLARE
     types    jsonb;
     err      text;
 BEGIN
-    PERFORM hookd.api_fields(body, ARRAY['url'] || hookd.api_endpoint_fields());
+    PERFORM hookd.api_fields(body, ARRAY['url', 'filter_path']
+                                   || hookd.api_endpoint_fields());
     IF hookd.api_type(body, 'url', 'string') THEN
         IF body->>'url' !~* '^https?://[^/?#\s]+[^\s]*$' OR length(body->>'url') > 2048 THEN
             PERFORM hookd.api_fail(400, 'invalid_request',
@@ -109,8 +130,18 @@ BEGIN
         END IF;
     END IF;
 
+    IF body ? 'filter' THEN
+        -- filter_path: what nginx compiled the filter to (shared/hookd_filter.c)
+        ep.filter := nullif(nullif(body->'filter', 'null'), '{}');
+        ep.filter_path := hookd.api_filter_path(body);
+        IF ep.filter IS NULL THEN
+            ep.filter_path := NULL;
+        END IF;
+    END IF;
+
     UPDATE hookd.endpoints e
            SET url = ep.url, description = ep.description, timeout_ms = ep.timeout_ms,
+               filter = ep.filter, filter_path = ep.filter_path,
                retry_policy = ep.retry_policy, rate_limit = ep.rate_limit,
                max_in_flight = ep.max_in_flight, breaker_threshold = ep.breaker_threshold,
                disable_after_failures = ep.disable_after_failures,
@@ -194,7 +225,7 @@ BEGIN
         END IF;
         -- inserted with its defaults, then shaped by the same code as PATCH;
         -- a bad field rolls the insert back with the rest of the request
-        PERFORM hookd.api_fields(body, ARRAY['url']::text[]
+        PERFORM hookd.api_fields(body, ARRAY['url', 'filter_path']::text[]
                                        || hookd.api_endpoint_fields());
         IF NOT hookd.api_type(body, 'url', 'string') THEN
             PERFORM hookd.api_fail(400, 'invalid_request', 'url is required');
@@ -229,6 +260,23 @@ BEGIN
                                    'an endpoint takes GET, PATCH and DELETE');
         END IF;
         reply := hookd.endpoint_json(ep);
+        RETURN;
+    END IF;
+
+    -- a filter tried on a payload: the endpoint's, or one given to try
+    IF cardinality(seg) = 7 AND action = 'filter' AND seg[7] = 'test' THEN
+        IF method <> 'POST' THEN
+            PERFORM hookd.api_fail(405, 'method_not_allowed', 'filter/test takes POST');
+        END IF;
+        PERFORM hookd.api_fields(body, ARRAY['payload', 'filter', 'filter_path']);
+        IF NOT hookd.api_type(body, 'payload', 'object') THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'payload is required: the event payload to try');
+        END IF;
+        status := 200;
+        reply := jsonb_build_object('matches', coalesce(body->'payload' @@ CASE
+            WHEN body ? 'filter' THEN hookd.api_filter_path(body)
+            ELSE ep.filter_path END, true));
         RETURN;
     END IF;
 

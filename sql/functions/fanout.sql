@@ -1,7 +1,9 @@
 -- Fan-out: which endpoints an event goes to. hookd.ingest inserts one
--- delivery per enabled or paused endpoint with a subscription whose pattern
--- matches the event's type and whose label filter the event's labels
--- contain (events.labels @> subscriptions.label_filter).
+-- delivery per enabled or paused endpoint whose payload filter the event's
+-- payload satisfies (payload @@ endpoints.filter_path, docs/routing.md) and
+-- with a subscription whose pattern matches the event's type and whose
+-- label filter the event's labels contain (events.labels @>
+-- subscriptions.label_filter).
 
 -- 'invoice.paid' matches itself, 'invoice.*' every type below 'invoice.',
 -- '*' everything.

@@ -150,15 +150,16 @@ BEGIN
          ORDER BY j.n
         ON CONFLICT (app_id, source, idempotency_key)
            WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING e.app_id, e.id, e.event_type, e.labels, e.idempotency_key,
-                  e.source, e.request_hash, e.received_at
+        RETURNING e.app_id, e.id, e.event_type, e.payload, e.labels,
+                  e.idempotency_key, e.source, e.request_hash, e.received_at
     ), fan AS (
         INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
         SELECT ins.app_id, ins.id, ep.id
           FROM ins
           JOIN hookd.endpoints ep
             ON ep.app_id = ins.app_id AND ep.status <> 'disabled'
-         WHERE EXISTS (
+         WHERE (ep.filter_path IS NULL OR ins.payload @@ ep.filter_path)
+           AND EXISTS (
                SELECT 1 FROM hookd.subscriptions s
                 WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id
                   AND hookd.type_matches(s.event_type_pattern, ins.event_type)

@@ -1,0 +1,146 @@
+"""Routing (docs/routing.md): payload filters compiled by nginx to jsonpath
+and evaluated by the ingest fan-out."""
+
+import json
+import uuid
+
+import pytest
+import requests
+
+from test_admin import Api, Tenant, error, ok
+
+
+@pytest.fixture(scope="module")
+def operator(hookd, nginx):
+    return Api(nginx.url, hookd("keys", "create", "--scope", "admin")["key"])
+
+
+def matches(operator, t, flt, payload):
+    r = operator("POST", f"{t.base}/endpoints/{t.ep}/filter/test",
+                 {"filter": flt, "payload": payload})
+    assert r.status_code == 200, r.text
+    return r.json()["matches"]
+
+
+# (filter, payload, matches): MongoDB's semantics
+CASES = [
+    ({"amount": 150}, {"amount": 150}, True),
+    ({"amount": 150}, {"amount": 150.0}, True),
+    ({"amount": 150}, {"amount": "150"}, False),
+    ({"amount": 150}, {}, False),
+    ({"amount": {"$ne": 150}}, {}, True),
+    ({"amount": {"$ne": 150}}, {"amount": "150"}, True),
+    ({"amount": {"$ne": 150}}, {"amount": 150}, False),
+    ({"amount": {"$gt": 100}}, {"amount": 100.5}, True),
+    ({"amount": {"$gt": 100}}, {"amount": "200"}, False),
+    ({"amount": {"$gte": 100, "$lt": 200}}, {"amount": 100}, True),
+    ({"amount": {"$gte": 100, "$lt": 200}}, {"amount": 200}, False),
+    ({"price": {"$lte": 0.1}}, {"price": 0.1}, True),
+    ({"name": {"$gt": "m"}}, {"name": "zed"}, True),
+    ({"tier": {"$in": ["gold", "silver"]}}, {"tier": "gold"}, True),
+    ({"tier": {"$in": ["gold", "silver"]}}, {"tier": "bronze"}, False),
+    ({"tier": {"$in": ["gold"]}}, {}, False),
+    ({"tier": {"$nin": ["gold"]}}, {}, True),
+    ({"tier": {"$nin": ["gold"]}}, {"tier": "gold"}, False),
+    ({"tags": "vip"}, {"tags": ["new", "vip"]}, True),
+    ({"tags": {"$ne": "vip"}}, {"tags": ["new", "vip"]}, False),
+    ({"tags": {"$ne": "vip"}}, {"tags": ["new"]}, True),
+    ({"tags": {"$in": ["a", "vip"]}}, {"tags": ["vip"]}, True),
+    ({"tags": {"$nin": ["vip"]}}, {"tags": ["new", "vip"]}, False),
+    ({"x": {"$exists": True}}, {"x": None}, True),
+    ({"x": {"$exists": False}}, {"x": None}, False),
+    ({"x": {"$exists": False}}, {}, True),
+    ({"x": None}, {"x": None}, True),
+    ({"ok": True}, {"ok": True}, True),
+    ({"ok": True}, {"ok": "true"}, False),
+    ({"sku": {"$regex": "^A-[0-9]+$"}}, {"sku": "A-42"}, True),
+    ({"sku": {"$regex": "^A-[0-9]+$"}}, {"sku": 42}, False),
+    ({"customer.tier": "gold"}, {"customer": {"tier": "gold"}}, True),
+    ({"customer.tier": "gold"}, {"customer.tier": "gold"}, False),
+    ({"customer\\.tier": "gold"}, {"customer.tier": "gold"}, True),
+    ({'say "hi"': 1}, {'say "hi"': 1}, True),
+    ({"$or": [{"a": 1}, {"b": 2}]}, {"b": 2}, True),
+    ({"$or": [{"a": 1}, {"b": 2}]}, {"c": 3}, False),
+    ({"$and": [{"a": 1}, {"b": 2}]}, {"a": 1, "b": 2}, True),
+    ({"$and": [{"a": 1}, {"b": 2}]}, {"a": 1}, False),
+    ({"$not": {"a": 1}}, {"a": 2}, True),
+    ({"$not": {"a": 1}}, {}, True),
+    ({"a": {"$not": {"$gt": 5}}}, {"a": 3}, True),
+    ({"a": {"$not": {"$gt": 5}}}, {"a": 9}, False),
+    ({"a": {"$not": {"$gt": 5}}}, {}, True),
+    ({}, {"anything": 1}, True),
+]
+
+
+def test_filters_mean_what_mongodb_users_expect(operator):
+    t = Tenant(operator)
+    wrong = [(f, p, m) for f, p, m in CASES
+             if matches(operator, t, f, p) != m]
+    assert wrong == []
+
+
+@pytest.mark.parametrize("flt,path", [
+    ({"a": {"$gt": [1]}}, "filter.a.$gt"),
+    ({"a": {"$bogus": 1}}, "filter.a.$bogus"),
+    ({"$gt": 1}, "filter.$gt"),
+    ({"a": [1, 2]}, "filter.a"),
+    ({"a": {"b": 1}}, "filter.a.b"),
+    ({"a": {"$in": []}}, "filter.a.$in"),
+    ({"a": {"$in": list(range(257))}}, "filter.a.$in"),
+    ({"a": {"$regex": "x" * 257}}, "filter.a.$regex"),
+    ({"a": {"$regex": "("}}, "filter"),
+    ({"$or": [{"a": 1}, {"b": {"$exists": 1}}]}, "filter.$or[1].b.$exists"),
+    ({"$and": []}, "filter.$and"),
+    ({"a..b": 1}, "filter.a..b"),
+    ({"k%d" % i: i for i in range(65)}, "filter.k64"),
+    ({"a": "x" * 4100}, "filter"),
+])
+def test_a_bad_filter_is_400_naming_the_path(operator, flt, path):
+    t = Tenant(operator)
+    r = operator("POST", t.base + "/endpoints", {
+        "url": "http://127.0.0.1:9/x", "filter": flt})
+    error(r, 400, "invalid_filter")
+    assert r.json()["error"]["message"].startswith(path + ":"), r.text
+    # nothing written
+    assert len(ok(operator("GET", t.base + "/endpoints"))["data"]) == 1
+
+
+def test_filter_path_is_not_a_field(operator):
+    t = Tenant(operator)
+    error(operator("PATCH", f"{t.base}/endpoints/{t.ep}",
+                   {"filter_path": "$.a == 1"}), 400, "invalid_request")
+
+
+def test_ingest_fans_out_by_filter(operator, pg):
+    t = Tenant(operator)
+    gold = ok(operator("POST", t.base + "/endpoints", {
+        "url": "http://127.0.0.1:9/gold",
+        "filter": {"customer.tier": "gold", "amount": {"$gte": 100}}}), 201)
+    assert gold["filter"] == {"customer.tier": "gold",
+                              "amount": {"$gte": 100}}
+    ids = {}
+    for name, payload in [
+            ("big_gold", {"customer": {"tier": "gold"}, "amount": 250}),
+            ("small_gold", {"customer": {"tier": "gold"}, "amount": 5}),
+            ("big_silver", {"customer": {"tier": "silver"}, "amount": 900}),
+            ("none", {})]:
+        ids[name] = t.ingest("invoice.paid", payload)["id"]
+
+    def went(ep):
+        return {n for n, i in ids.items() if pg.query(
+            "SELECT 1 FROM hookd.deliveries WHERE event_id = %s AND "
+            "endpoint_id = %s", i, ep)}
+
+    assert went(gold["id"]) == {"big_gold"}
+    assert went(t.ep) == set(ids)          # no filter: everything
+    # the endpoint's own filter, tried
+    r = ok(operator("POST", f"{t.base}/endpoints/{gold['id']}/filter/test",
+                    {"payload": {"customer": {"tier": "gold"},
+                                 "amount": 100}}))
+    assert r == {"matches": True}
+    # removed: everything again
+    assert ok(operator("PATCH", f"{t.base}/endpoints/{gold['id']}",
+                       {"filter": None}))["filter"] is None
+    later = t.ingest("invoice.paid", {"amount": 1})["id"]
+    assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE event_id = "
+                    "%s AND endpoint_id = %s", later, gold["id"]) == [(1,)]
