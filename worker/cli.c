@@ -16,6 +16,7 @@
 #include "migrate.h"
 #include "secret.h"
 #include "util.h"
+#include "hookd_filter.h"
 #include "hookd_key.h"
 #include "hookd_validate.h"
 
@@ -470,10 +471,11 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
 {
     int            rc;
     char          *app_id, *sealed, *types_text, *labels_text, *secrets_text;
-    char           secret[128];
-    json_t        *types, *labels, *secrets;
+    char          *filter_text, *filter_path;
+    char           secret[128], why[512];
+    json_t        *types, *labels, *secrets, *filter;
     PGresult      *res;
-    const char    *params[5];
+    const char    *params[7];
 
     if (a->app == NULL || a->url == NULL) {
         hookd_fail("usage", "hookd endpoints create --app <name|id> "
@@ -496,16 +498,38 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
         return 1;
     }
 
-    sealed = hookd_endpoint_secret(a, secret, sizeof(secret));
-    if (sealed == NULL) {
-        json_decref(types);
-        json_decref(labels);
-        return 1;
+    /* compiled as nginx compiles it (shared/hookd_filter.c) */
+    filter = NULL;
+    filter_text = NULL;
+    filter_path = NULL;
+
+    if (a->filter) {
+        filter = json_loads(a->filter, JSON_REJECT_DUPLICATES, NULL);
+        if (filter == NULL
+            || hookd_filter_compile(filter, &filter_path, why, sizeof(why))
+               != 0)
+        {
+            hookd_fail("invalid_filter", "%s", filter
+                       ? why : "--filter must be a JSON object");
+            json_decref(filter);
+            json_decref(types);
+            json_decref(labels);
+            return 1;
+        }
+
+        filter_text = filter_path ? json_dumps(filter, JSON_COMPACT
+                                               | JSON_REAL_PRECISION(15))
+                                  : NULL;
     }
 
-    app_id = hookd_cli_resolve_app(pg, a->app);
+    sealed = hookd_endpoint_secret(a, secret, sizeof(secret));
+    app_id = sealed ? hookd_cli_resolve_app(pg, a->app) : NULL;
+
     if (app_id == NULL) {
         free(sealed);
+        free(filter_text);
+        free(filter_path);
+        json_decref(filter);
         json_decref(types);
         json_decref(labels);
         return 1;
@@ -521,29 +545,34 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     params[2] = secrets_text;
     params[3] = types_text;
     params[4] = labels_text;
+    params[5] = filter_text;
+    params[6] = filter_path;
 
     res = hookd_cli_query(pg,
         "WITH ep AS ("
-        "  INSERT INTO hookd.endpoints (app_id, url, secrets)"
-        "  VALUES ($1, $2, $3::jsonb) RETURNING app_id, id),"
+        "  INSERT INTO hookd.endpoints"
+        "   (app_id, url, secrets, filter, filter_path)"
+        "  VALUES ($1, $2, $3::jsonb, $6::jsonb, $7::jsonpath)"
+        "  RETURNING app_id, id),"
         " sub AS ("
         "  INSERT INTO hookd.subscriptions"
         "   (app_id, endpoint_id, event_type_pattern, label_filter)"
         "  SELECT ep.app_id, ep.id, t, $5::jsonb"
         "    FROM ep, jsonb_array_elements_text($4::jsonb) t"
         "  ON CONFLICT DO NOTHING)"
-        " SELECT id FROM ep", 5, params);
+        " SELECT id FROM ep", 7, params);
 
     rc = 1;
 
     if (res) {
-        hookd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:O, s:O}",
+        hookd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:O?}",
                                    "id", PQgetvalue(res, 0, 0),
                                    "app_id", app_id,
                                    "url", a->url,
                                    "secret", secret,
                                    "event_types", types,
-                                   "labels", labels));
+                                   "labels", labels,
+                                   "filter", filter_path ? filter : NULL));
         PQclear(res);
         rc = 0;
     }
@@ -553,6 +582,9 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     free(types_text);
     free(labels_text);
     free(secrets_text);
+    free(filter_text);
+    free(filter_path);
+    json_decref(filter);
     json_decref(types);
     json_decref(labels);
     json_decref(secrets);

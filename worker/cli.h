@@ -18,6 +18,7 @@ typedef struct {
     const char  *app;
     const char  *url;
     const char  *event_types;
+    const char  *filter;
     const char  *secret;
     const char  *grace;
     const char  *name;

@@ -39,8 +39,10 @@ static const hookd_command_t  hookd_commands[] = {
       "hookd endpoints create --app <name|id> --url <url>\n"
       "                       [--event-types 'invoice.*,user.created']\n"
       "                       [--label key=value]… [--secret whsec_…]\n"
+      "                       [--filter '{\"amount\": {\"$gte\": 100}}']\n"
       "    subscribes to the event types given (default: every type), for\n"
-      "    events carrying every label given; the secret is shown once\n"
+      "    events carrying every label given and whose payload matches the\n"
+      "    filter (docs/routing.md); the secret is shown once\n"
       "hookd endpoints rotate-secret <endpoint id> [--secret whsec_…]\n"
       "                              [--grace 24h]\n"
       "hookd endpoints list --app <name|id>\n"
@@ -157,6 +159,8 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
             a->url = val;
         } else if (strcmp(opt, "--event-types") == 0) {
             a->event_types = val;
+        } else if (strcmp(opt, "--filter") == 0) {
+            a->filter = val;
         } else if (strcmp(opt, "--secret") == 0) {
             a->secret = val;
         } else if (strcmp(opt, "--grace") == 0) {

@@ -101,6 +101,8 @@ class Tenant:
             ("POST", ep + "/rotate-secret", None),
             ("POST", ep + "/recover", {"since": "2020-01-01T00:00:00Z"}),
             ("POST", ep + "/test", None), ("GET", ep + "/health", None),
+            ("POST", ep + "/filter/test", {"payload": {"a": 1},
+                                           "filter": {"a": 1}}),
             ("GET", b + "/sources", None),
             ("POST", b + "/sources", {"name": "std", "provider": "standard"}),
             ("GET", f"{b}/sources/{self.src}", None),

@@ -144,3 +144,20 @@ def test_ingest_fans_out_by_filter(operator, pg):
     later = t.ingest("invoice.paid", {"amount": 1})["id"]
     assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE event_id = "
                     "%s AND endpoint_id = %s", later, gold["id"]) == [(1,)]
+
+
+def test_the_cli_compiles_filters_as_the_api_does(hookd, pg):
+    name = "cli-" + uuid.uuid4().hex[:8]
+    hookd("apps", "create", name)
+    ep = hookd("endpoints", "create", "--app", name, "--url",
+               "http://127.0.0.1:9/x", "--filter",
+               '{"amount": {"$gte": 0.1}}')
+    assert ep["filter"] == {"amount": {"$gte": 0.1}}
+    assert pg.query("SELECT filter_path::text FROM hookd.endpoints WHERE "
+                    "id = %s", ep["id"]) == [
+        ('exists ($."amount"?(@ >= 0.1))',)]
+    bad = hookd("endpoints", "create", "--app", name, "--url",
+                "http://127.0.0.1:9/x", "--filter", '{"a": {"$gt": []}}',
+                check=False)
+    assert bad["error"]["code"] == "invalid_filter"
+    assert bad["error"]["message"].startswith("filter.a.$gt:")
