@@ -150,6 +150,33 @@ def lua_stripe(path, secret):
     return path
 
 
+FILTER = json.dumps({"amount": {"$gte": 100}, "currency": {"$in": ["eur",
+                    "usd"]}, "customer": {"$regex": "^cus_"},
+                    "refunded": {"$exists": False}})
+
+
+def fanout(hookd, nginx, base):
+    """Ingest for an application of 10 endpoints, then for one whose 10
+    endpoints each have a filter that BODY passes, alternately."""
+    keys = {}
+    for name, flt in (("fanout", None), ("filtered", FILTER)):
+        hookd("apps", "create", name)
+        keys[name] = hookd("keys", "create", "--app", name, "--scope",
+                           "ingest")["key"]
+        for i in range(10):
+            hookd("endpoints", "create", "--app", name, "--url",
+                  f"http://127.0.0.1:9/{name}/{i}",
+                  *(("--filter", flt) if flt else ()))
+    runs = {"fanout": [], "filtered": []}
+    for name in ("fanout", "filtered", "fanout", "filtered"):
+        script = lua(os.path.join(base, name + ".lua"), keys[name])
+        runs[name].append(wrk(nginx.url + "/v1/events", script,
+                              duration=max(DURATION // 2, 2)))
+    return tuple({"rps": sum(x["rps"] for x in runs[n]) / len(runs[n]),
+                  "errors": sum(x["errors"] for x in runs[n])}
+                 for n in ("fanout", "filtered"))
+
+
 def lua(path, key, delay_ms=None, stamp=False):
     """A wrk script posting BODY. With `stamp`, each request is built as
     it is sent, and its payload carries that moment (`sent_at`, seconds
@@ -237,6 +264,10 @@ def main():
         results["source"]["stored"] = pg.query(
             "SELECT count(*) FROM hookd.events WHERE source = %s",
             src["id"])[0][0] - before
+
+        # fan-out to 10 endpoints, without filters and with filters every
+        # event passes (the same deliveries written, plus the filters' cost)
+        results["fanout"], results["filtered"] = fanout(hookd, nginx, base)
 
         # fixed rate: connections x 1000 / (delay + latency) ~ 5k/s
         paced = lua(os.path.join(base, "paced.lua"), key, delay_ms=10)
@@ -569,6 +600,7 @@ def write_report(r):
         json.dump(r, f)
     ing, ret, paced = r["ingest"], r["return202"], r["paced"]
     keyed, src = r["keyed"], r["source"]
+    fan, flt = r["fanout"], r["filtered"]
     vs_pgbench = ing["rps"] / r["pgbench"]
     vs_return = ing["rps"] / ret["rps"]
     today = datetime.date.today().isoformat()
@@ -582,6 +614,7 @@ def write_report(r):
         | latency at {paced['rps']:.0f} events/s (60 connections, paced) | p50 {paced['p50']:.2f} ms, p99 {paced['p99']:.2f} ms | | | p99 <= 10 ms at 5k/s |
         | latency at full load | p50 {ing['p50']:.2f} ms, p99 {ing['p99']:.2f} ms | `return 202`: p99 {ret['p99']:.2f} ms | | |
         | durable events/s through `POST /in/<stripe source>`, each signed and verified, its own event id | {src['rps']:.0f} | `POST /v1/events` with a new `Idempotency-Key` on every request, same load: {keyed['rps']:.0f} | {src['rps'] / keyed['rps']:.2f}x | >= 0.9x |
+        | durable events/s to 10 endpoints, each with a filter of 4 clauses every event passes | {flt['rps']:.0f} | the same 10 endpoints without filters, same load (2 alternating runs each): {fan['rps']:.0f} | {flt['rps'] / fan['rps']:.2f}x | >= 0.8x |
         | CPU per 1 000 events ingested (the full-load run; wrk not counted) | nginx {ing.get('nginx_cpu_per_1000', float('nan')):.3f} s, PostgreSQL {ing.get('pg_cpu_per_1000', float('nan')):.3f} s | | | |
 
         Rows stored during the ingest run: {ing['stored']} (wrk counted
