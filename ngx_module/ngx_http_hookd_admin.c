@@ -12,6 +12,7 @@
 
 #include "ngx_http_hookd_module.h"
 #include "hookd_filter.h"
+#include "hookd_headers.h"
 
 
 #define NGX_HTTP_HOOKD_ADMIN_SEGS  8
@@ -32,6 +33,8 @@ static ngx_int_t ngx_http_hookd_admin_send(ngx_http_request_t *r,
 static ngx_http_hookd_new_e ngx_http_hookd_admin_route(ngx_http_request_t *r);
 static json_t *ngx_http_hookd_admin_query(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hookd_admin_filter(ngx_http_request_t *r,
+    json_t *body);
+static ngx_int_t ngx_http_hookd_admin_headers(ngx_http_request_t *r,
     json_t *body);
 static ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r,
     json_t *req, json_t *body);
@@ -185,6 +188,11 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
 
     rc = ngx_http_hookd_admin_filter(r, body);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    rc = ngx_http_hookd_admin_headers(r, body);
     if (rc != NGX_DECLINED) {
         return rc;
     }
@@ -483,6 +491,104 @@ ngx_http_hookd_admin_filter(ngx_http_request_t *r, json_t *body)
     }
 
     free(path);
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * An endpoint's headers and auth, checked and sealed: PostgreSQL gets
+ * {"sealed", "names"} and {"sealed", "type"} in their place, never a value.
+ * null (or {} headers) removes them. NGX_DECLINED to go on, or the 400.
+ */
+static ngx_int_t
+ngx_http_hookd_admin_headers(ngx_http_request_t *r, json_t *body)
+{
+    char                        *dumped, *sealed, *value, why[256];
+    json_t                      *headers, *auth, *names, *desc;
+    ngx_http_hookd_main_conf_t  *hmcf;
+
+    if (body == NULL) {
+        return NGX_DECLINED;
+    }
+
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
+    headers = json_object_get(body, "headers");
+    auth = json_object_get(body, "auth");
+
+    if (headers && !json_is_null(headers)) {
+        if (hookd_headers_check(headers, &names, why, sizeof(why)) != 0) {
+            return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                       "invalid_request", why);
+        }
+
+        desc = json_null();
+
+        if (json_array_size(names)) {
+            dumped = json_dumps(headers, JSON_COMPACT);
+            sealed = dumped ? hookd_seal(hmcf->secret_key, dumped) : NULL;
+
+            if (dumped) {
+                ngx_explicit_memzero(dumped, ngx_strlen(dumped));
+                free(dumped);
+            }
+
+            desc = sealed ? json_pack("{s:s, s:o}", "sealed", sealed,
+                                      "names", names)
+                          : NULL;
+            names = NULL;
+            free(sealed);
+        }
+
+        json_decref(names);
+
+        if (desc == NULL || json_object_set_new(body, "headers", desc) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (auth && !json_is_null(auth)
+            && json_array_size(json_object_get(desc, "names")))
+        {
+            for (size_t i = 0; i < json_array_size(json_object_get(desc,
+                                                                  "names"));
+                 i++)
+            {
+                if (ngx_strcasecmp((u_char *) json_string_value(
+                        json_array_get(json_object_get(desc, "names"), i)),
+                        (u_char *) "authorization") == 0)
+                {
+                    return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                               "invalid_request", "an Authorization header "
+                               "beside auth: give one or the other");
+                }
+            }
+        }
+    }
+
+    if (auth && !json_is_null(auth)) {
+        why[0] = '\0';
+
+        if (hookd_auth_value(auth, &value, why, sizeof(why)) != 0) {
+            return value == NULL && why[0] == '\0'
+                   ? NGX_HTTP_INTERNAL_SERVER_ERROR
+                   : ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+                         "invalid_request", why);
+        }
+
+        sealed = hookd_seal(hmcf->secret_key, value);
+        ngx_explicit_memzero(value, ngx_strlen(value));
+        free(value);
+
+        desc = sealed ? json_pack("{s:s, s:s}", "sealed", sealed, "type",
+                                  json_string_value(json_object_get(auth,
+                                                                    "type")))
+                      : NULL;
+        free(sealed);
+
+        if (desc == NULL || json_object_set_new(body, "auth", desc) != 0) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
 
     return NGX_DECLINED;
 }

@@ -72,6 +72,7 @@ static void hookd_through_proxy(hookd_transfer_t *t);
 static void hookd_on_resolved(void *data, int error,
     const struct sockaddr_storage *addrs, int naddrs);
 static void hookd_send(hookd_transfer_t *t);
+static int hookd_endpoint_headers(hookd_transfer_t *t);
 
 
 hookd_attempts_t *
@@ -411,6 +412,14 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
         return;
     }
 
+    if (hookd_endpoint_headers(t) != 0) {
+        /* as for secrets: nothing goes out without what the endpoint asks */
+        hookd_not_sent(t, "the endpoint's headers or auth cannot be opened: "
+                       "is secret_key_file the key they were sealed with?",
+                       HOOKD_RETRYABLE);
+        return;
+    }
+
     curl_easy_setopt(e, CURLOPT_URL, dl->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
@@ -446,6 +455,85 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
     }
 
     hookd_send(t);
+}
+
+
+/*
+ * The endpoint's own headers and Authorization, opened from their seal and
+ * added after the protocol's (checked where they were accepted: none of
+ * them can replace one of those). Their values are never logged.
+ */
+static int
+hookd_endpoint_headers(hookd_transfer_t *t)
+{
+    int                 rc;
+    char               *plain, *line;
+    size_t              n;
+    json_t             *headers, *v;
+    const char         *name;
+    hookd_delivery_t   *dl = t->delivery;
+    struct curl_slist  *next;
+
+    rc = 0;
+
+    if (dl->headers_sealed) {
+        plain = hookd_unseal(t->attempts->master, dl->headers_sealed);
+        headers = plain ? json_loads(plain, 0, NULL) : NULL;
+
+        if (plain) {
+            OPENSSL_cleanse(plain, strlen(plain));
+            free(plain);
+        }
+
+        if (!json_is_object(headers)) {
+            json_decref(headers);
+            return -1;
+        }
+
+        json_object_foreach(headers, name, v) {
+            n = strlen(name) + json_string_length(v) + 3;
+            line = malloc(n);
+            if (line == NULL) {
+                rc = -1;
+                break;
+            }
+
+            snprintf(line, n, "%s: %s", name, json_string_value(v));
+            next = curl_slist_append(t->headers, line);
+            OPENSSL_cleanse(line, n);
+            free(line);
+
+            if (next == NULL) {
+                rc = -1;
+                break;
+            }
+        }
+
+        json_decref(headers);
+    }
+
+    if (rc == 0 && dl->auth_sealed) {
+        plain = hookd_unseal(t->attempts->master, dl->auth_sealed);
+        if (plain == NULL) {
+            return -1;
+        }
+
+        n = strlen(plain) + sizeof("authorization: ");
+        line = malloc(n);
+        if (line != NULL) {
+            snprintf(line, n, "authorization: %s", plain);
+            rc = curl_slist_append(t->headers, line) ? 0 : -1;
+            OPENSSL_cleanse(line, n);
+            free(line);
+        } else {
+            rc = -1;
+        }
+
+        OPENSSL_cleanse(plain, strlen(plain));
+        free(plain);
+    }
+
+    return rc;
 }
 
 

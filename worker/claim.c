@@ -77,6 +77,8 @@ hookd_delivery_free(hookd_delivery_t *dl)
     free(dl->url);
     free(dl->secrets);
     free(dl->body);
+    free(dl->headers_sealed);
+    free(dl->auth_sealed);
     free(dl);
 }
 
@@ -215,6 +217,10 @@ hookd_delivery_from_row(PGresult *res, int row, double now)
     hookd_retry_policy_parse(PQgetvalue(res, row, 7), &dl->policy);
     dl->age_seconds = atof(PQgetvalue(res, row, 8));
     dl->body = strdup(PQgetvalue(res, row, 9));
+    dl->headers_sealed = PQgetisnull(res, row, 10)
+                         ? NULL : strdup(PQgetvalue(res, row, 10));
+    dl->auth_sealed = PQgetisnull(res, row, 11)
+                      ? NULL : strdup(PQgetvalue(res, row, 11));
 
     if (dl->app_id == NULL || dl->id == NULL || dl->event_id == NULL
         || dl->url == NULL || dl->secrets == NULL || dl->body == NULL)

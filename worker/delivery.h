@@ -30,6 +30,10 @@ struct hookd_delivery_s {
     hookd_retry_policy_t   policy;
     double                 age_seconds;   /* since the delivery was made */
     char                  *body;
+    /* the endpoint's own headers (a JSON object) and Authorization value,
+       sealed; NULL when it has none */
+    char                  *headers_sealed;
+    char                  *auth_sealed;
 };
 
 /* an outcome of hookd.complete (sql/functions/complete.sql) */

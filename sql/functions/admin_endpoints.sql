@@ -15,6 +15,10 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                              WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id
                              LIMIT 1), '{}'),
         'filter', ep.filter,
+        -- by name only: their values are sealed
+        'headers', to_jsonb(ep.header_names),
+        'auth', CASE WHEN ep.auth_type IS NOT NULL
+                     THEN jsonb_build_object('type', ep.auth_type) END,
         'timeout_ms', ep.timeout_ms, 'retry_policy', ep.retry_policy,
         'rate_limit', ep.rate_limit, 'max_in_flight', ep.max_in_flight,
         'breaker_threshold', ep.breaker_threshold,
@@ -33,7 +37,8 @@ $$;
 -- what POST and PATCH of an endpoint take besides url
 CREATE OR REPLACE FUNCTION hookd.api_endpoint_fields() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT ARRAY['description', 'event_types', 'labels', 'filter', 'timeout_ms',
+    SELECT ARRAY['description', 'event_types', 'labels', 'filter', 'headers',
+                 'auth', 'timeout_ms',
                  'retry_policy', 'rate_limit', 'max_in_flight', 'breaker_threshold',
                  'disable_after_failures', 'disable_after_seconds']
 $$;
@@ -139,9 +144,28 @@ BEGIN
         END IF;
     END IF;
 
+    -- as nginx sealed them (ngx_http_hookd_admin.c): {"sealed", "names"}
+    -- and {"sealed", "type"}; null removes
+    IF body ? 'headers' THEN
+        ep.headers_sealed := body->'headers'->>'sealed';
+        ep.header_names := coalesce(ARRAY(SELECT jsonb_array_elements_text(
+                               nullif(body->'headers', 'null')->'names')), '{}');
+    END IF;
+    IF body ? 'auth' THEN
+        ep.auth_sealed := body->'auth'->>'sealed';
+        ep.auth_type := body->'auth'->>'type';
+    END IF;
+    IF ep.auth_type IS NOT NULL
+       AND 'authorization' = ANY (SELECT lower(n) FROM unnest(ep.header_names) n) THEN
+        PERFORM hookd.api_fail(400, 'invalid_request',
+            'an Authorization header beside auth: give one or the other');
+    END IF;
+
     UPDATE hookd.endpoints e
            SET url = ep.url, description = ep.description, timeout_ms = ep.timeout_ms,
                filter = ep.filter, filter_path = ep.filter_path,
+               headers_sealed = ep.headers_sealed, header_names = ep.header_names,
+               auth_sealed = ep.auth_sealed, auth_type = ep.auth_type,
                retry_policy = ep.retry_policy, rate_limit = ep.rate_limit,
                max_in_flight = ep.max_in_flight, breaker_threshold = ep.breaker_threshold,
                disable_after_failures = ep.disable_after_failures,

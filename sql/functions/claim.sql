@@ -19,7 +19,7 @@ CREATE OR REPLACE FUNCTION hookd.claim(worker text, n integer,
 RETURNS TABLE (o_app_id text, o_id text, o_attempt_number integer,
                o_event_id text, o_url text, o_secrets jsonb, o_timeout_ms integer,
                o_retry_policy jsonb, o_age_seconds double precision,
-               o_body text)
+               o_body text, o_headers_sealed text, o_auth_sealed text)
 LANGUAGE plpgsql
 SET enable_seqscan = off
 SET enable_bitmapscan = off
@@ -156,7 +156,7 @@ BEGIN
     SELECT c.app_id, c.id, c.attempt_count, c.event_id, ep.url, ep.secrets,
            ep.timeout_ms, ep.retry_policy,
            extract(epoch FROM now() - c.created_at)::double precision,
-           ev.body
+           ev.body, ep.headers_sealed, ep.auth_sealed
       FROM claimed c
      CROSS JOIN LATERAL (
            -- built as text: the documented key order, no padding
@@ -168,7 +168,8 @@ BEGIN
             WHERE e.app_id = c.app_id AND e.id = c.event_id
            OFFSET 0) ev
      CROSS JOIN LATERAL (
-           SELECT ep.url, ep.secrets, ep.timeout_ms, ep.retry_policy
+           SELECT ep.url, ep.secrets, ep.timeout_ms, ep.retry_policy,
+                  ep.headers_sealed, ep.auth_sealed
              FROM hookd.endpoints ep
             WHERE ep.app_id = c.app_id AND ep.id = c.endpoint_id
            OFFSET 0) ep;

@@ -161,3 +161,84 @@ def test_the_cli_compiles_filters_as_the_api_does(hookd, pg):
                 check=False)
     assert bad["error"]["code"] == "invalid_filter"
     assert bad["error"]["message"].startswith("filter.a.$gt:")
+
+
+# --- headers and auth ---
+
+def test_the_receiver_gets_exactly_the_headers_and_auth_set(
+        operator, pg, receiver, daemons):
+    import base64 as b64
+    from harness import wait_for
+
+    t = Tenant(operator)
+    p = "/" + uuid.uuid4().hex[:12]
+    ep = ok(operator("POST", t.base + "/endpoints", {
+        "url": receiver.url + p, "event_types": ["routed.*"],
+        "headers": {"X-Api-Key": "k-123 secret", "X-Tenant": "acme"},
+        "auth": {"type": "basic", "username": "hooks", "password": "p:w d"}}),
+        201)
+    # by name only, never a value
+    assert ep["headers"] == ["X-Api-Key", "X-Tenant"]
+    assert ep["auth"] == {"type": "basic"}
+    assert "k-123" not in json.dumps(ok(operator(
+        "GET", f"{t.base}/endpoints/{ep['id']}")))
+    row = pg.query("SELECT headers_sealed || auth_sealed FROM hookd.endpoints"
+                   " WHERE id = %s", ep["id"])[0][0]
+    assert "k-123" not in row and "hooks" not in row and row.startswith("v1.")
+
+    daemons()
+    t.ingest("routed.one", {"n": 1})
+    got = wait_for(lambda: receiver.at(p))[0]["headers"]
+    h = {k.lower(): v for k, v in got.items()}
+    assert h["x-api-key"] == "k-123 secret" and h["x-tenant"] == "acme"
+    assert h["authorization"] == "Basic " + b64.b64encode(
+        b"hooks:p:w d").decode()
+    assert h["webhook-id"] and h["content-type"] == "application/json"
+
+    # bearer instead, the headers removed
+    ok(operator("PATCH", f"{t.base}/endpoints/{ep['id']}", {
+        "headers": None, "auth": {"type": "bearer", "token": "t0k3n"}}))
+    t.ingest("routed.two", {"n": 2})
+    got = wait_for(lambda: receiver.at(p)[1:])[0]["headers"]
+    h = {k.lower(): v for k, v in got.items()}
+    assert h["authorization"] == "Bearer t0k3n" and "x-api-key" not in h
+
+
+@pytest.mark.parametrize("fields,why", [
+    ({"headers": {"Host": "evil"}}, "Host is set by hookd"),
+    ({"headers": {"content-length": "1"}}, "set by hookd"),
+    ({"headers": {"Transfer-Encoding": "x"}}, "set by hookd"),
+    ({"headers": {"Proxy-Authorization": "x"}}, "set by hookd"),
+    ({"headers": {"webhook-signature": "x"}}, "set by hookd"),
+    ({"headers": {"User-Agent": "x"}}, "set by hookd"),
+    ({"headers": {"X-A": "a\r\nX-B: b"}}, "without CR, LF, NUL"),
+    ({"headers": {"X-A": "a\u0000b"}}, "NUL is not allowed"),
+    ({"headers": {"X A": "a"}}, "is not a header name"),
+    ({"headers": {"X-A\r\n": "a"}}, "is not a header name"),
+    ({"headers": {"X-A": 1}}, "must be a string"),
+    ({"headers": {"X-Big": "x" * 9000}}, "at most 8192 bytes"),
+    ({"headers": {"Authorization": "Bearer x"},
+      "auth": {"type": "bearer", "token": "y"}}, "beside auth"),
+    ({"auth": {"type": "basic", "username": "a:b", "password": "p"}},
+     "without ':'"),
+    ({"auth": {"type": "bearer", "token": "a b"}}, "no spaces"),
+    ({"auth": {"type": "digest"}}, "auth is"),
+])
+def test_bad_headers_or_auth_are_400_and_store_nothing(operator, fields, why):
+    t = Tenant(operator)
+    r = operator("POST", t.base + "/endpoints",
+                 dict({"url": "http://127.0.0.1:9/x"}, **fields))
+    # (a NUL byte is refused by the JSON reader itself)
+    error(r, 400, "invalid_json" if "NUL is" in why else "invalid_request")
+    assert why.replace("NUL is", "u0000 is") in r.json()["error"]["message"] \
+        or why in r.json()["error"]["message"], r.text
+    assert len(ok(operator("GET", t.base + "/endpoints"))["data"]) == 1
+
+
+def test_an_authorization_header_beside_stored_auth_is_400(operator):
+    t = Tenant(operator)
+    ok(operator("PATCH", f"{t.base}/endpoints/{t.ep}", {
+        "auth": {"type": "bearer", "token": "x"}}))
+    error(operator("PATCH", f"{t.base}/endpoints/{t.ep}", {
+        "headers": {"authorization": "Bearer y"}}), 400, "invalid_request")
+    assert ok(operator("GET", f"{t.base}/endpoints/{t.ep}"))["headers"] == []
