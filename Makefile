@@ -71,6 +71,7 @@ $(BUILD)/unit/test_conninfo: tests/unit/test_conninfo.c ngx_module/shared/hookd_
 $(BUILD)/unit/test_verify: tests/unit/test_verify.c ngx_module/hookd_verify.c ngx_module/shared/hookd_seal.c
 $(BUILD)/unit/test_form: tests/unit/test_form.c ngx_module/hookd_form.c
 $(BUILD)/unit/test_filter: tests/unit/test_filter.c ngx_module/shared/hookd_filter.c
+$(BUILD)/unit/test_headers: tests/unit/test_headers.c ngx_module/shared/hookd_headers.c ngx_module/shared/hookd_seal.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
 	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module/shared -Ingx_module -Iworker -I$(PG_INC) \

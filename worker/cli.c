@@ -17,6 +17,7 @@
 #include "secret.h"
 #include "util.h"
 #include "hookd_filter.h"
+#include "hookd_headers.h"
 #include "hookd_key.h"
 #include "hookd_validate.h"
 
@@ -466,16 +467,140 @@ hookd_endpoint_secret(hookd_args_t *a, char *secret, size_t size)
 }
 
 
+/*
+ * --header 'Name: value'… and --auth basic:<user>:<password> or
+ * bearer:<token>, checked as the admin API checks them, each sealed (into
+ * *headers and *auth; NULL when not given). -1 after printing why.
+ */
+static int
+hookd_endpoint_extras(hookd_args_t *a, char **headers, char **auth)
+{
+    int             i, rc;
+    char           *plain, *colon, why[256];
+    json_t         *obj, *names, *given;
+    unsigned char   key[HOOKD_MASTER_KEY_LEN];
+
+    *headers = NULL;
+    *auth = NULL;
+
+    if (a->nheaders == 0 && a->auth == NULL) {
+        return 0;
+    }
+
+    if (hookd_master_key_load(a->secret_key_file, 1, key) != 0) {
+        return -1;
+    }
+
+    rc = -1;
+    obj = json_object();
+    names = NULL;
+    given = NULL;
+    plain = NULL;
+
+    for (i = 0; i < a->nheaders; i++) {
+        colon = strchr(a->headers[i], ':');
+        if (colon == NULL) {
+            hookd_fail("usage", "--header takes 'Name: value'");
+            goto done;
+        }
+
+        json_object_setn_new(obj, a->headers[i],
+                             (size_t) (colon - a->headers[i]),
+                             json_string(colon[1] == ' ' ? colon + 2
+                                                         : colon + 1));
+    }
+
+    if (a->nheaders) {
+        if (hookd_headers_check(obj, &names, why, sizeof(why)) != 0) {
+            hookd_fail("invalid_request", "%s", why);
+            goto done;
+        }
+
+        plain = json_dumps(obj, JSON_COMPACT);
+        *headers = plain ? hookd_seal(key, plain) : NULL;
+    }
+
+    if (a->auth) {
+        colon = strchr(a->auth, ':');
+        given = colon == NULL ? NULL
+                : strncmp(a->auth, "bearer:", 7) == 0
+                ? json_pack("{s:s, s:s}", "type", "bearer", "token", colon + 1)
+                : strncmp(a->auth, "basic:", 6) == 0 && strchr(colon + 1, ':')
+                ? json_pack("{s:s, s:s#, s:s}", "type", "basic", "username",
+                            colon + 1, (int) (strchr(colon + 1, ':') - colon
+                                              - 1),
+                            "password", strchr(colon + 1, ':') + 1)
+                : NULL;
+
+        if (given == NULL) {
+            hookd_fail("usage", "--auth takes basic:<user>:<password> or "
+                       "bearer:<token>");
+            goto done;
+        }
+
+        if (plain) {
+            OPENSSL_cleanse(plain, strlen(plain));
+            free(plain);
+            plain = NULL;
+        }
+
+        if (hookd_auth_value(given, &plain, why, sizeof(why)) != 0) {
+            hookd_fail("invalid_request", "%s", why);
+            goto done;
+        }
+
+        *auth = hookd_seal(key, plain);
+    }
+
+    if (json_array_size(names)) {
+        for (i = 0; i < (int) json_array_size(names); i++) {
+            if (a->auth && strcasecmp(json_string_value(
+                               json_array_get(names, i)), "authorization") == 0)
+            {
+                hookd_fail("invalid_request", "an Authorization header "
+                           "beside auth: give one or the other");
+                goto done;
+            }
+        }
+    }
+
+    rc = (a->nheaders && *headers == NULL) || (a->auth && *auth == NULL)
+         ? -1 : 0;
+
+done:
+
+    if (plain) {
+        OPENSSL_cleanse(plain, strlen(plain));
+        free(plain);
+    }
+
+    OPENSSL_cleanse(key, sizeof(key));
+    json_decref(obj);
+    json_decref(names);
+    json_decref(given);
+
+    if (rc != 0) {
+        free(*headers);
+        free(*auth);
+        *headers = NULL;
+        *auth = NULL;
+    }
+
+    return rc;
+}
+
+
 static int
 hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
 {
     int            rc;
     char          *app_id, *sealed, *types_text, *labels_text, *secrets_text;
-    char          *filter_text, *filter_path;
+    char          *filter_text, *filter_path, *header_names;
+    char          *headers_sealed, *auth_sealed;
     char           secret[128], why[512];
     json_t        *types, *labels, *secrets, *filter;
     PGresult      *res;
-    const char    *params[7];
+    const char    *params[11];
 
     if (a->app == NULL || a->url == NULL) {
         hookd_fail("usage", "hookd endpoints create --app <name|id> "
@@ -522,17 +647,33 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
                                   : NULL;
     }
 
-    sealed = hookd_endpoint_secret(a, secret, sizeof(secret));
+    header_names = NULL;
+    sealed = hookd_endpoint_extras(a, &headers_sealed, &auth_sealed) == 0
+             ? hookd_endpoint_secret(a, secret, sizeof(secret)) : NULL;
     app_id = sealed ? hookd_cli_resolve_app(pg, a->app) : NULL;
 
     if (app_id == NULL) {
         free(sealed);
+        free(headers_sealed);
+        free(auth_sealed);
         free(filter_text);
         free(filter_path);
         json_decref(filter);
         json_decref(types);
         json_decref(labels);
         return 1;
+    }
+
+    if (headers_sealed) {
+        json_t  *names = json_array();
+
+        for (int i = 0; i < a->nheaders; i++) {
+            json_array_append_new(names, json_stringn(a->headers[i],
+                (size_t) (strchr(a->headers[i], ':') - a->headers[i])));
+        }
+
+        header_names = json_dumps(names, JSON_COMPACT);
+        json_decref(names);
     }
 
     secrets = json_pack("[{s:s, s:n}]", "sealed", sealed, "expires_at");
@@ -547,12 +688,20 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     params[4] = labels_text;
     params[5] = filter_text;
     params[6] = filter_path;
+    params[7] = headers_sealed;
+    params[8] = header_names;
+    params[9] = auth_sealed;
+    params[10] = auth_sealed ? (strncmp(a->auth, "basic:", 6) == 0
+                                ? "basic" : "bearer") : NULL;
 
     res = hookd_cli_query(pg,
         "WITH ep AS ("
         "  INSERT INTO hookd.endpoints"
-        "   (app_id, url, secrets, filter, filter_path)"
-        "  VALUES ($1, $2, $3::jsonb, $6::jsonb, $7::jsonpath)"
+        "   (app_id, url, secrets, filter, filter_path, headers_sealed,"
+        "    header_names, auth_sealed, auth_type)"
+        "  VALUES ($1, $2, $3::jsonb, $6::jsonb, $7::jsonpath, $8,"
+        "   ARRAY(SELECT jsonb_array_elements_text(coalesce($9::jsonb,"
+        "   '[]'))), $10, $11)"
         "  RETURNING app_id, id),"
         " sub AS ("
         "  INSERT INTO hookd.subscriptions"
@@ -560,7 +709,7 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
         "  SELECT ep.app_id, ep.id, t, $5::jsonb"
         "    FROM ep, jsonb_array_elements_text($4::jsonb) t"
         "  ON CONFLICT DO NOTHING)"
-        " SELECT id FROM ep", 7, params);
+        " SELECT id FROM ep", 11, params);
 
     rc = 1;
 
@@ -584,6 +733,9 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     free(secrets_text);
     free(filter_text);
     free(filter_path);
+    free(headers_sealed);
+    free(header_names);
+    free(auth_sealed);
     json_decref(filter);
     json_decref(types);
     json_decref(labels);

@@ -19,6 +19,9 @@ typedef struct {
     const char  *url;
     const char  *event_types;
     const char  *filter;
+    const char  *auth;
+    const char  *headers[HOOKD_MAX_MULTI];
+    int          nheaders;
     const char  *secret;
     const char  *grace;
     const char  *name;

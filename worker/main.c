@@ -40,6 +40,8 @@ static const hookd_command_t  hookd_commands[] = {
       "                       [--event-types 'invoice.*,user.created']\n"
       "                       [--label key=value]… [--secret whsec_…]\n"
       "                       [--filter '{\"amount\": {\"$gte\": 100}}']\n"
+      "                       [--header 'X-Api-Key: …']… "
+      "[--auth basic:<user>:<password> | bearer:<token>]\n"
       "    subscribes to the event types given (default: every type), for\n"
       "    events carrying every label given and whose payload matches the\n"
       "    filter (docs/routing.md); the secret is shown once\n"
@@ -146,6 +148,7 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
         HOOKD_MULTI("--label", labels, nlabels)
         HOOKD_MULTI("--allow-network", networks, nnetworks)
         HOOKD_MULTI("--option", options, noptions)
+        HOOKD_MULTI("--header", headers, nheaders)
 
         if (strcmp(opt, "--database") == 0) {
             a->database = val;
@@ -161,6 +164,8 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
             a->event_types = val;
         } else if (strcmp(opt, "--filter") == 0) {
             a->filter = val;
+        } else if (strcmp(opt, "--auth") == 0) {
+            a->auth = val;
         } else if (strcmp(opt, "--secret") == 0) {
             a->secret = val;
         } else if (strcmp(opt, "--grace") == 0) {

@@ -242,3 +242,22 @@ def test_an_authorization_header_beside_stored_auth_is_400(operator):
     error(operator("PATCH", f"{t.base}/endpoints/{t.ep}", {
         "headers": {"authorization": "Bearer y"}}), 400, "invalid_request")
     assert ok(operator("GET", f"{t.base}/endpoints/{t.ep}"))["headers"] == []
+
+
+def test_the_cli_seals_headers_and_auth_as_the_api_does(hookd, pg):
+    name = "cli-" + uuid.uuid4().hex[:8]
+    hookd("apps", "create", name)
+    ep = hookd("endpoints", "create", "--app", name, "--url",
+               "http://127.0.0.1:9/x", "--header", "X-Api-Key: k-456",
+               "--header", "X-Team: blue", "--auth", "basic:ops:s3cr:et")
+    row = pg.query("SELECT header_names, auth_type, headers_sealed || "
+                   "auth_sealed FROM hookd.endpoints WHERE id = %s",
+                   ep["id"])[0]
+    assert row[0] == ["X-Api-Key", "X-Team"] and row[1] == "basic"
+    assert "k-456" not in row[2] and row[2].startswith("v1.")
+    for bad in (["--header", "Host: x"], ["--header", "nocolon"],
+                ["--auth", "digest:x"],
+                ["--header", "Authorization: x", "--auth", "bearer:y"]):
+        r = hookd("endpoints", "create", "--app", name, "--url",
+                  "http://127.0.0.1:9/x", *bad, check=False)
+        assert r["error"]["code"] in ("invalid_request", "usage"), (bad, r)
