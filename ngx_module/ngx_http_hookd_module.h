@@ -12,6 +12,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 #include <libpq-fe.h>
+#include <jansson.h>
 
 #include "hookd_key.h"
 #include "hookd_seal.h"
@@ -201,6 +202,20 @@ ngx_int_t ngx_http_hookd_source_cache_init(ngx_cycle_t *cycle);
 
 /* ngx_http_hookd_admin.c */
 ngx_int_t ngx_http_hookd_admin_handler(ngx_http_request_t *r);
+
+/*
+ * ngx_http_hookd_admin_seal.c: each changes the request's body or adds to
+ * req what PostgreSQL is to store; NGX_DECLINED (filter, headers) or NGX_OK
+ * to go on, NGX_DECLINED for a secret that is malformed, else what to
+ * answer.
+ */
+ngx_int_t ngx_http_hookd_admin_filter(ngx_http_request_t *r, json_t *body);
+ngx_int_t ngx_http_hookd_admin_headers(ngx_http_request_t *r, json_t *body);
+ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r, json_t *req,
+    json_t *body);
+ngx_int_t ngx_http_hookd_admin_source_secret(ngx_http_request_t *r,
+    json_t *req, json_t *body);
+ngx_int_t ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req);
 char *ngx_http_hookd_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 

@@ -1,7 +1,7 @@
 /*
  * The operator CLI: hookd migrate | apps | keys | endpoints | sources. JSON
- * out. cli.c creates and changes, cli_sources.c sources, cli_read.c lists
- * and gets.
+ * out. cli.c migrates and makes applications and keys, cli_endpoints.c and
+ * cli_sources.c endpoints and sources, cli_read.c lists and gets.
  */
 
 #ifndef HOOKD_CLI_H
