@@ -19,6 +19,7 @@
 typedef enum {
     NGX_HTTP_HOOKD_NEW_NONE = 0,
     NGX_HTTP_HOOKD_NEW_SECRET,      /* endpoint create, rotate-secret */
+    NGX_HTTP_HOOKD_NEW_SIGNATURE,   /* endpoint update: if its scheme changes */
     NGX_HTTP_HOOKD_NEW_SOURCE_SECRET,   /* source create, rotate-secret */
     NGX_HTTP_HOOKD_NEW_KEY          /* api key create */
 } ngx_http_hookd_new_e;
@@ -215,8 +216,18 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
 
     what = ngx_http_hookd_admin_route(r);
 
+    /* a change of scheme (v1, v1a) may need a secret or a key of the new one */
+    if (what == NGX_HTTP_HOOKD_NEW_SIGNATURE) {
+        what = body && json_object_get(body, "signature")
+               ? NGX_HTTP_HOOKD_NEW_SECRET : NGX_HTTP_HOOKD_NEW_NONE;
+    }
+
     if (what == NGX_HTTP_HOOKD_NEW_SECRET) {
         rc = ngx_http_hookd_admin_secret(r, req, body);
+
+        if (rc == NGX_OK) {
+            rc = ngx_http_hookd_admin_signing_key(r, req);
+        }
 
         if (rc == NGX_DECLINED) {
             json_decref(req);
@@ -303,7 +314,7 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
     ngx_str_t    seg[NGX_HTTP_HOOKD_ADMIN_SEGS];
     ngx_uint_t   n;
 
-    if (r->method != NGX_HTTP_POST) {
+    if (r->method != NGX_HTTP_POST && r->method != NGX_HTTP_PATCH) {
         return NGX_HTTP_HOOKD_NEW_NONE;
     }
 
@@ -339,6 +350,11 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
         || !ngx_http_hookd_seg_is(1, "apps"))
     {
         return NGX_HTTP_HOOKD_NEW_NONE;
+    }
+
+    if (r->method == NGX_HTTP_PATCH) {
+        return n == 5 && ngx_http_hookd_seg_is(3, "endpoints")
+               ? NGX_HTTP_HOOKD_NEW_SIGNATURE : NGX_HTTP_HOOKD_NEW_NONE;
     }
 
     if (n == 4 && ngx_http_hookd_seg_is(3, "api-keys")) {
@@ -441,7 +457,7 @@ static void
 ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row)
 {
-    u_char                *json, *p;
+    u_char                *json, *p, *mark;
     size_t                 len;
     ngx_int_t              status, sent;
     const char            *body;
@@ -481,8 +497,32 @@ ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
     }
 
     /* {"secret": "whsec_…", …} or {"key": "hk_…", …}: shown this once */
-    if (ctx->reveal.len && status >= 200 && status < 300
-        && len > 2 && body[0] == '{')
+    /*
+     * A secret is shown where PostgreSQL left "secret": null, that is when
+     * it stored the one made (an endpoint that signs with v1a only stores
+     * none); an API key always is, first.
+     */
+    mark = NULL;
+
+    if (ctx->reveal.len && ngx_strcmp(ctx->reveal_name, "secret") == 0) {
+        mark = ngx_strnstr((u_char *) body, "\"secret\": null", len);
+    }
+
+    if (mark && status >= 200 && status < 300) {
+        json = ngx_pnalloc(r->pool, len + ctx->reveal.len + 32);
+        if (json == NULL) {
+            ngx_http_hookd_job_finalize(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        p = ngx_cpymem(json, body, mark - (u_char *) body);
+        p = ngx_sprintf(p, "\"secret\": \"%V\"", &ctx->reveal);
+        mark += sizeof("\"secret\": null") - 1;
+        p = ngx_cpymem(p, mark, (u_char *) body + len - mark);
+
+    } else if (ctx->reveal.len && mark == NULL
+               && ngx_strcmp(ctx->reveal_name, "secret") != 0
+               && status >= 200 && status < 300 && len > 2 && body[0] == '{')
     {
         json = ngx_pnalloc(r->pool, len + ctx->reveal.len + 32);
         if (json == NULL) {

@@ -216,6 +216,8 @@ ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r, json_t *req,
 ngx_int_t ngx_http_hookd_admin_source_secret(ngx_http_request_t *r,
     json_t *req, json_t *body);
 ngx_int_t ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req);
+ngx_int_t ngx_http_hookd_admin_signing_key(ngx_http_request_t *r,
+    json_t *req);
 char *ngx_http_hookd_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 

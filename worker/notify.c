@@ -251,6 +251,7 @@ hookd_notify_post(hookd_notify_t *n, const hookd_config_t *conf,
 
     len = hookd_secret_bytes(conf->notify_secret, key.bytes);
     key.len = (size_t) len;
+    key.ed25519 = 0;
     ts = (long long) time(NULL);
 
     if (len < 0 || hookd_sign_all(&key, 1, id, ts, json, strlen(json), sigs)

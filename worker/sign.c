@@ -110,11 +110,15 @@ hookd_sign_open_secrets(const unsigned char *master, const char *secrets_json,
             continue;
         }
 
-        len = hookd_secret_bytes(plain, keys[n].bytes);
+        /* an Ed25519 key (v1a) is whsk_ and the base64 of its seed */
+        keys[n].ed25519 = strncmp(plain, "whsk_", 5) == 0;
+        len = keys[n].ed25519
+              ? hookd_unbase64(plain + 5, keys[n].bytes, HOOKD_SECRET_MAX)
+              : hookd_secret_bytes(plain, keys[n].bytes);
         OPENSSL_cleanse(plain, strlen(plain));
         free(plain);
 
-        if (len >= 0) {
+        if (len >= 0 && (!keys[n].ed25519 || len == 32)) {
             keys[n++].len = (size_t) len;
         }
     }
@@ -125,11 +129,54 @@ hookd_sign_open_secrets(const unsigned char *master, const char *secrets_json,
 }
 
 
+/* v1a: the Ed25519 signature of id.ts.body with the key of this seed */
+static int
+hookd_sign_ed25519(const unsigned char *seed, const char *id,
+    long long timestamp, const char *body, size_t body_len, char *out)
+{
+    int             n, ok;
+    char           *msg;
+    size_t          siglen;
+    EVP_PKEY       *key;
+    EVP_MD_CTX     *md;
+    unsigned char   sig[64];
+
+    n = snprintf(NULL, 0, "%s.%lld.", id, timestamp);
+    msg = n > 0 ? malloc((size_t) n + body_len + 1) : NULL;
+    key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed, 32);
+    md = EVP_MD_CTX_new();
+
+    ok = msg != NULL && key != NULL && md != NULL;
+
+    if (ok) {
+        snprintf(msg, (size_t) n + 1, "%s.%lld.", id, timestamp);
+        memcpy(msg + n, body, body_len);
+        siglen = sizeof(sig);
+        /* Ed25519 signs the message whole, no digest first */
+        ok = EVP_DigestSignInit(md, NULL, NULL, NULL, key) == 1
+             && EVP_DigestSign(md, sig, &siglen, (unsigned char *) msg,
+                               (size_t) n + body_len) == 1
+             && siglen == 64;
+    }
+
+    if (ok) {
+        memcpy(out, "v1a,", 4);
+        hookd_base64(sig, 64, out + 4);
+    }
+
+    free(msg);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_free(key);
+
+    return ok ? 0 : -1;
+}
+
+
 int
 hookd_sign_all(const hookd_signing_key_t *keys, int n, const char *id,
     long long timestamp, const char *body, size_t body_len, char *out)
 {
-    int     i;
+    int     i, rc;
     char   *p;
 
     p = out;
@@ -139,13 +186,16 @@ hookd_sign_all(const hookd_signing_key_t *keys, int n, const char *id,
             *p++ = ' ';
         }
 
-        if (hookd_sign(keys[i].bytes, keys[i].len, id, timestamp, body,
-                       body_len, p) != 0)
-        {
+        rc = keys[i].ed25519
+             ? hookd_sign_ed25519(keys[i].bytes, id, timestamp, body,
+                                  body_len, p)
+             : hookd_sign(keys[i].bytes, keys[i].len, id, timestamp, body,
+                          body_len, p);
+        if (rc != 0) {
             return -1;
         }
 
-        p += HOOKD_SIGNATURE_LEN;
+        p += strlen(p);
     }
 
     *p = '\0';

@@ -1,7 +1,8 @@
 /*
  * Standard Webhooks signing, for deliveries and notifications alike:
- * webhook-signature: v1,<base64 HMAC-SHA256(secret, id.ts.body)>, one per
- * secret still valid, space-separated.
+ * webhook-signature: v1,<base64 HMAC-SHA256(secret, id.ts.body)> for each
+ * whsec_ secret still valid, v1a,<base64 Ed25519 signature of id.ts.body>
+ * for each whsk_ key (docs/routing.md), space-separated.
  */
 
 #ifndef HOOKD_SIGN_H
@@ -13,13 +14,16 @@
 #include "hookd_seal.h"
 
 #define HOOKD_SIGNATURE_LEN   (3 + 44)  /* "v1," + base64 of 32 bytes */
+#define HOOKD_SIGNATURE_V1A_LEN  (4 + 88)  /* "v1a," + base64 of 64 bytes */
 #define HOOKD_MAX_SIGNATURES  8
 /* the header's value: signatures and the spaces between them */
-#define HOOKD_SIGNATURES_LEN  (HOOKD_MAX_SIGNATURES * (HOOKD_SIGNATURE_LEN + 1))
+#define HOOKD_SIGNATURES_LEN  (HOOKD_MAX_SIGNATURES                        \
+                               * (HOOKD_SIGNATURE_V1A_LEN + 1))
 
 typedef struct {
-    unsigned char  bytes[HOOKD_SECRET_MAX];
+    unsigned char  bytes[HOOKD_SECRET_MAX];   /* an Ed25519 key: its seed */
     size_t         len;
+    int            ed25519;
 } hookd_signing_key_t;
 
 /* Writes the NUL-terminated signature into out (HOOKD_SIGNATURE_LEN + 1). */
@@ -34,7 +38,7 @@ int hookd_sign(const unsigned char *secret, size_t secret_len, const char *id,
 int hookd_sign_open_secrets(const unsigned char *master,
     const char *secrets_json, long long timestamp, hookd_signing_key_t *keys);
 
-/* "v1,… v1,…" for n keys into out (HOOKD_SIGNATURES_LEN + 1); 0 or -1 */
+/* "v1,… v1a,…" for n keys into out (HOOKD_SIGNATURES_LEN + 1); 0 or -1 */
 int hookd_sign_all(const hookd_signing_key_t *keys, int n, const char *id,
     long long timestamp, const char *body, size_t body_len, char *out);
 

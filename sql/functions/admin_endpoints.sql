@@ -1,6 +1,37 @@
 -- /v1/apps/{app}/endpoints: CRUD, pause and resume, secret rotation,
 -- recovery of dead letters, and health.
 
+-- The schemes an endpoint signs with, from its live secrets: v1 (whsec_,
+-- HMAC) and v1a (whsk_, Ed25519; "kind": "v1a" with its "public" whpk_).
+CREATE OR REPLACE FUNCTION hookd.endpoint_signature(secrets jsonb)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT string_agg(DISTINCT coalesce(s->>'kind', 'v1'), ',')
+      FROM jsonb_array_elements(secrets) s
+     WHERE s->>'expires_at' IS NULL OR (s->>'expires_at')::timestamptz > now()
+$$;
+
+-- A new secret of each scheme asked for, newest first, from what nginx
+-- made for the request (a whsec_ in new_secret, an Ed25519 pair in
+-- new_key); 400 for a scheme that is not one.
+CREATE OR REPLACE FUNCTION hookd.endpoint_new_secrets(schemes text, req jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    IF schemes NOT IN ('v1', 'v1a', 'v1,v1a') THEN
+        PERFORM hookd.api_fail(400, 'invalid_request',
+                               'signature must be "v1", "v1a" or "v1,v1a"');
+    END IF;
+    RETURN CASE WHEN schemes LIKE 'v1%' AND schemes <> 'v1a'
+                THEN jsonb_build_array(jsonb_build_object(
+                         'sealed', req->'new_secret'->>'sealed', 'expires_at', NULL))
+                ELSE '[]' END
+        || CASE WHEN schemes LIKE '%v1a'
+                THEN jsonb_build_array(jsonb_build_object(
+                         'sealed', req->'new_key'->>'sealed', 'expires_at', NULL,
+                         'kind', 'v1a', 'public', req->'new_key'->>'public'))
+                ELSE '[]' END;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION hookd.endpoint_json(ep hookd.endpoints)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', ep.id, 'app_id', ep.app_id,
@@ -30,6 +61,13 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'secrets', (SELECT count(*) FROM jsonb_array_elements(ep.secrets) s
                      WHERE s->>'expires_at' IS NULL
                         OR (s->>'expires_at')::timestamptz > now()),
+        'signature', hookd.endpoint_signature(ep.secrets),
+        'public_key', (SELECT s->>'public' FROM jsonb_array_elements(ep.secrets)
+                                         WITH ORDINALITY AS x(s, o)
+                        WHERE s->>'kind' = 'v1a'
+                          AND (s->>'expires_at' IS NULL
+                               OR (s->>'expires_at')::timestamptz > now())
+                        ORDER BY o LIMIT 1),
         'created_at', hookd.rfc3339(ep.created_at),
         'updated_at', hookd.rfc3339(ep.updated_at))
 $$;
@@ -38,7 +76,7 @@ $$;
 CREATE OR REPLACE FUNCTION hookd.api_endpoint_fields() RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
     SELECT ARRAY['description', 'event_types', 'labels', 'filter', 'headers',
-                 'auth', 'timeout_ms',
+                 'auth', 'signature', 'timeout_ms',
                  'retry_policy', 'rate_limit', 'max_in_flight', 'breaker_threshold',
                  'disable_after_failures', 'disable_after_seconds']
 $$;
@@ -254,13 +292,21 @@ BEGIN
         IF NOT hookd.api_type(body, 'url', 'string') THEN
             PERFORM hookd.api_fail(400, 'invalid_request', 'url is required');
         END IF;
+        IF body ? 'signature' AND jsonb_typeof(body->'signature') <> 'string' THEN
+            PERFORM hookd.api_fail(400, 'invalid_request',
+                                   'signature must be "v1", "v1a" or "v1,v1a"');
+        END IF;
         INSERT INTO hookd.endpoints (app_id, url, secrets)
-        VALUES (a.id, 'http://placeholder.invalid', jsonb_build_array(jsonb_build_object(
-                    'sealed', req->'new_secret'->>'sealed', 'expires_at', NULL)))
+        VALUES (a.id, 'http://placeholder.invalid', hookd.endpoint_new_secrets(
+                    coalesce(body->>'signature', 'v1'), req))
         RETURNING * INTO ep;
         ep := hookd.api_endpoint_apply(body, ep, true);
         status := 201;
-        reply := hookd.endpoint_json(ep);
+        -- "secret": null is where nginx shows the whsec_ it made, if stored
+        reply := hookd.endpoint_json(ep) || CASE
+            WHEN hookd.endpoint_signature(ep.secrets) LIKE 'v1%'
+                 AND hookd.endpoint_signature(ep.secrets) <> 'v1a'
+            THEN jsonb_build_object('secret', NULL) ELSE '{}' END;
         RETURN;
     END IF;
 
@@ -275,6 +321,38 @@ BEGIN
         ELSIF method = 'PATCH' THEN
             ep := hookd.api_endpoint_apply(body, ep, false);
             status := 200;
+            -- a new scheme signs at once with a secret of its own; one
+            -- dropped stops at once (rotate to change a secret with grace)
+            IF body ? 'signature' THEN
+                IF jsonb_typeof(body->'signature') <> 'string' THEN
+                    PERFORM hookd.api_fail(400, 'invalid_request',
+                        'signature must be "v1", "v1a" or "v1,v1a"');
+                END IF;
+                UPDATE hookd.endpoints e
+                   SET secrets = (SELECT coalesce(jsonb_agg(fresh.s), '[]')
+                                    FROM jsonb_array_elements(hookd.endpoint_new_secrets(
+                                             body->>'signature', req)) fresh(s)
+                                   WHERE NOT EXISTS (
+                                         SELECT 1 FROM jsonb_array_elements(e.secrets) kept(s)
+                                          WHERE coalesce(kept.s->>'kind', 'v1')
+                                                = coalesce(fresh.s->>'kind', 'v1')
+                                            AND (kept.s->>'expires_at' IS NULL OR
+                                                 (kept.s->>'expires_at')::timestamptz > now())))
+                              || coalesce((SELECT jsonb_agg(kept.s)
+                                             FROM jsonb_array_elements(e.secrets) kept(s)
+                                   WHERE position(coalesce(kept.s->>'kind', 'v1')
+                                                  IN body->>'signature') > 0
+                                     AND (coalesce(kept.s->>'kind', 'v1') = 'v1a'
+                                          OR body->>'signature' <> 'v1a')), '[]'),
+                       updated_at = now()
+                 WHERE e.app_id = a.id AND e.id = ep.id
+                 RETURNING * INTO ep;
+                reply := hookd.endpoint_json(ep) || CASE
+                    WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(ep.secrets) x
+                                  WHERE x->>'sealed' = req->'new_secret'->>'sealed')
+                    THEN jsonb_build_object('secret', NULL) ELSE '{}' END;
+                RETURN;
+            END IF;
         ELSIF method = 'DELETE' THEN
             DELETE FROM hookd.endpoints e WHERE e.app_id = a.id AND e.id = ep.id;
             status := 204;
@@ -372,9 +450,9 @@ BEGIN
             END IF;
             grace := (body->>'grace_seconds')::double precision;
         END IF;
+        -- a new secret of each scheme the endpoint signs with
         UPDATE hookd.endpoints e
-           SET secrets = jsonb_build_array(jsonb_build_object(
-                             'sealed', req->'new_secret'->>'sealed', 'expires_at', NULL))
+           SET secrets = hookd.endpoint_new_secrets(hookd.endpoint_signature(e.secrets), req)
                || coalesce((SELECT jsonb_agg(CASE WHEN s->>'expires_at' IS NULL
                         THEN jsonb_set(s, '{expires_at}', to_jsonb(hookd.rfc3339(
                              now() + make_interval(secs => grace))))
@@ -387,8 +465,12 @@ BEGIN
          WHERE e.app_id = a.id AND e.id = ep.id RETURNING * INTO ep;
         status := 200;
         reply := jsonb_build_object('endpoint_id', ep.id,
+            'public_key', hookd.endpoint_json(ep)->'public_key',
             'old_secrets_expire_at', CASE WHEN grace > 0 THEN
-                hookd.rfc3339(now() + make_interval(secs => grace)) END);
+                hookd.rfc3339(now() + make_interval(secs => grace)) END)
+            || CASE WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(ep.secrets) s
+                                  WHERE s->>'sealed' = req->'new_secret'->>'sealed')
+                    THEN jsonb_build_object('secret', NULL) ELSE '{}' END;
     WHEN 'recover' THEN
         PERFORM hookd.api_fields(body, ARRAY['since', 'until']);
         since := hookd.api_time(body, 'since', 'invalid_request');

@@ -180,7 +180,10 @@ BEGIN
         END IF;
         s := hookd.source_create(a.id, body, req->'new_secret');
         status := 201;
-        reply := hookd.source_json(s);
+        -- "secret": null is where nginx shows a secret it made
+        reply := hookd.source_json(s) || CASE
+            WHEN (req->'new_secret'->>'generated')::boolean
+            THEN jsonb_build_object('secret', NULL) ELSE '{}' END;
         RETURN;
     END IF;
 
@@ -227,6 +230,8 @@ BEGIN
     END IF;
     s := hookd.source_rotate(s, req->'new_secret', grace);
     status := 200;
-    reply := hookd.source_rotation_json(s, grace);
+    reply := hookd.source_rotation_json(s, grace) || CASE
+        WHEN (req->'new_secret'->>'generated')::boolean
+        THEN jsonb_build_object('secret', NULL) ELSE '{}' END;
 END
 $$;

@@ -261,3 +261,82 @@ def test_the_cli_seals_headers_and_auth_as_the_api_does(hookd, pg):
         r = hookd("endpoints", "create", "--app", name, "--url",
                   "http://127.0.0.1:9/x", *bad, check=False)
         assert r["error"]["code"] in ("invalid_request", "usage"), (bad, r)
+
+
+# --- Ed25519 (v1a) ---
+
+def ed25519_verifies(public_key, headers, body):
+    """Python's cryptography (Debian's), independent of hookd's OpenSSL."""
+    import base64 as b64
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import \
+        Ed25519PublicKey
+
+    key = Ed25519PublicKey.from_public_bytes(
+        b64.b64decode(public_key[len("whpk_"):]))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() \
+        + body
+    good = 0
+    for s in headers["webhook-signature"].split(" "):
+        if s.startswith("v1a,"):
+            try:
+                key.verify(b64.b64decode(s[4:]), signed)
+                good += 1
+            except InvalidSignature:
+                pass
+    return good
+
+
+def test_v1a_deliveries_verify_with_the_public_key(operator, receiver,
+                                                   daemons):
+    from harness import wait_for
+    from test_delivery import verify
+
+    t = Tenant(operator)
+    p, q = "/" + uuid.uuid4().hex[:12], "/" + uuid.uuid4().hex[:12]
+    only = ok(operator("POST", t.base + "/endpoints", {
+        "url": receiver.url + p, "event_types": ["signed.*"],
+        "signature": "v1a"}), 201)
+    assert only["signature"] == "v1a" and "secret" not in only
+    assert only["public_key"].startswith("whpk_")
+    both = ok(operator("POST", t.base + "/endpoints", {
+        "url": receiver.url + q, "event_types": ["signed.*"],
+        "signature": "v1,v1a"}), 201)
+    assert both["secret"].startswith("whsec_")
+    assert both["signature"] == "v1,v1a" and both["public_key"]
+    error(operator("POST", t.base + "/endpoints", {
+        "url": receiver.url, "signature": "v2"}), 400, "invalid_request")
+
+    daemons()
+    t.ingest("signed.one", {"n": 1})
+
+    def got(path):
+        r = wait_for(lambda: receiver.at(path))[-1]
+        return {k.lower(): v for k, v in r["headers"].items()}, r["body"]
+
+    h, body = got(p)
+    assert h["webhook-signature"].startswith("v1a,")
+    assert " " not in h["webhook-signature"]
+    assert ed25519_verifies(only["public_key"], h, body) == 1
+    assert ed25519_verifies(both["public_key"], h, body) == 0
+    h, body = got(q)
+    assert ed25519_verifies(both["public_key"], h, body) == 1
+    assert verify(both["secret"], h, body)
+
+    # rotation: both keys sign during the grace period
+    r = ok(operator("POST", f"{t.base}/endpoints/{only['id']}/rotate-secret",
+                    {"grace_seconds": 3600}))
+    assert "secret" not in r and r["public_key"] != only["public_key"]
+    t.ingest("signed.two", {"n": 2})
+    wait_for(lambda: len(receiver.at(p)) == 2)
+    h, body = got(p)
+    assert ed25519_verifies(only["public_key"], h, body) == 1
+    assert ed25519_verifies(r["public_key"], h, body) == 1
+
+    # v1 to v1,v1a: a key is added, the whsec_ kept
+    plain = ok(operator("PATCH", f"{t.base}/endpoints/{t.ep}",
+                        {"signature": "v1,v1a"}))
+    assert plain["signature"] == "v1,v1a" and plain["public_key"]
+    assert "secret" not in plain
+    assert ok(operator("PATCH", f"{t.base}/endpoints/{t.ep}",
+                       {"signature": "v1"}))["public_key"] is None
