@@ -20,6 +20,7 @@ typedef struct {
     const char  *event_types;
     const char  *filter;
     const char  *auth;
+    const char  *signature;
     const char  *headers[HOOKD_MAX_MULTI];
     int          nheaders;
     const char  *secret;

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <jansson.h>
 
 #include "cli.h"
@@ -178,6 +179,56 @@ hookd_endpoint_secret(hookd_args_t *a, char *secret, size_t size)
 
 
 /*
+ * A new Ed25519 key for v1a, as nginx makes one: the whsk_ secret key
+ * sealed (returned, malloc'ed), the whpk_ public key into public_key (64
+ * bytes). NULL after printing why.
+ */
+static char *
+hookd_signing_key(hookd_args_t *a, char *public_key)
+{
+    char            *sealed, whsk[64];
+    size_t           len;
+    EVP_PKEY        *key;
+    unsigned char    seed[32], pub[32], master[HOOKD_MASTER_KEY_LEN];
+
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    len = sizeof(seed);
+
+    if (key == NULL || EVP_PKEY_get_raw_private_key(key, seed, &len) != 1
+        || (len = sizeof(pub),
+            EVP_PKEY_get_raw_public_key(key, pub, &len) != 1))
+    {
+        EVP_PKEY_free(key);
+        hookd_fail("internal", "cannot make an Ed25519 key");
+        return NULL;
+    }
+
+    EVP_PKEY_free(key);
+
+    if (hookd_master_key_load(a->secret_key_file, 1, master) != 0) {
+        OPENSSL_cleanse(seed, sizeof(seed));
+        return NULL;
+    }
+
+    memcpy(whsk, "whsk_", 5);
+    hookd_base64(seed, 32, whsk + 5);
+    memcpy(public_key, "whpk_", 5);
+    hookd_base64(pub, 32, public_key + 5);
+
+    sealed = hookd_seal(master, whsk);
+    OPENSSL_cleanse(seed, sizeof(seed));
+    OPENSSL_cleanse(whsk, sizeof(whsk));
+    OPENSSL_cleanse(master, sizeof(master));
+
+    if (sealed == NULL) {
+        hookd_fail("internal", "cannot seal the key");
+    }
+
+    return sealed;
+}
+
+
+/*
  * --header 'Name: value'… and --auth basic:<user>:<password> or
  * bearer:<token>, checked as the admin API checks them, each sealed (into
  * *headers and *auth; NULL when not given). -1 after printing why.
@@ -306,8 +357,9 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     int            rc;
     char          *app_id, *sealed, *types_text, *labels_text, *secrets_text;
     char          *filter_text, *filter_path, *header_names;
-    char          *headers_sealed, *auth_sealed;
-    char           secret[128], why[512];
+    char          *headers_sealed, *auth_sealed, *key_sealed;
+    char           secret[128], why[512], public_key[64];
+    const char    *signature;
     json_t        *types, *labels, *secrets, *filter;
     PGresult      *res;
     const char    *params[11];
@@ -358,12 +410,30 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     }
 
     header_names = NULL;
+    key_sealed = NULL;
+    signature = a->signature ? a->signature : "v1";
+
+    if (strcmp(signature, "v1") != 0 && strcmp(signature, "v1a") != 0
+        && strcmp(signature, "v1,v1a") != 0)
+    {
+        hookd_fail("usage", "--signature is v1, v1a or v1,v1a");
+        free(filter_text);
+        free(filter_path);
+        json_decref(filter);
+        json_decref(types);
+        json_decref(labels);
+        return 2;
+    }
+
     sealed = hookd_endpoint_extras(a, &headers_sealed, &auth_sealed) == 0
+             && (strcmp(signature, "v1") == 0
+                 || (key_sealed = hookd_signing_key(a, public_key)) != NULL)
              ? hookd_endpoint_secret(a, secret, sizeof(secret)) : NULL;
     app_id = sealed ? hookd_cli_resolve_app(pg, a->app) : NULL;
 
     if (app_id == NULL) {
         free(sealed);
+        free(key_sealed);
         free(headers_sealed);
         free(auth_sealed);
         free(filter_text);
@@ -386,7 +456,18 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
         json_decref(names);
     }
 
-    secrets = json_pack("[{s:s, s:n}]", "sealed", sealed, "expires_at");
+    /* v1 (the whsec_), v1a (an Ed25519 key), or both */
+    secrets = json_array();
+    if (strcmp(signature, "v1a") != 0) {
+        json_array_append_new(secrets, json_pack("{s:s, s:n}", "sealed",
+                                                 sealed, "expires_at"));
+    }
+    if (strcmp(signature, "v1") != 0) {
+        json_array_append_new(secrets, json_pack("{s:s, s:n, s:s, s:s}",
+                                                 "sealed", key_sealed,
+                                                 "expires_at", "kind", "v1a",
+                                                 "public", public_key));
+    }
     types_text = json_dumps(types, JSON_COMPACT);
     labels_text = json_dumps(labels, JSON_COMPACT);
     secrets_text = json_dumps(secrets, JSON_COMPACT);
@@ -424,11 +505,16 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     rc = 1;
 
     if (res) {
-        hookd_print_json(json_pack("{s:s, s:s, s:s, s:s, s:O, s:O, s:O?}",
+        hookd_print_json(json_pack("{s:s, s:s, s:s, s:s?, s:s, s:s?, s:O, "
+                                   "s:O, s:O?}",
                                    "id", PQgetvalue(res, 0, 0),
                                    "app_id", app_id,
                                    "url", a->url,
-                                   "secret", secret,
+                                   "secret", strcmp(signature, "v1a") != 0
+                                             ? secret : NULL,
+                                   "signature", signature,
+                                   "public_key", strcmp(signature, "v1") != 0
+                                                 ? public_key : NULL,
                                    "event_types", types,
                                    "labels", labels,
                                    "filter", filter_path ? filter : NULL));
@@ -446,6 +532,7 @@ hookd_cli_endpoints_create(PGconn *pg, hookd_args_t *a)
     free(headers_sealed);
     free(header_names);
     free(auth_sealed);
+    free(key_sealed);
     json_decref(filter);
     json_decref(types);
     json_decref(labels);

@@ -42,6 +42,7 @@ static const hookd_command_t  hookd_commands[] = {
       "                       [--filter '{\"amount\": {\"$gte\": 100}}']\n"
       "                       [--header 'X-Api-Key: …']… "
       "[--auth basic:<user>:<password> | bearer:<token>]\n"
+      "                       [--signature v1|v1a|v1,v1a]\n"
       "    subscribes to the event types given (default: every type), for\n"
       "    events carrying every label given and whose payload matches the\n"
       "    filter (docs/routing.md); the secret is shown once\n"
@@ -166,6 +167,8 @@ hookd_parse_args(int argc, char **argv, hookd_args_t *a)
             a->filter = val;
         } else if (strcmp(opt, "--auth") == 0) {
             a->auth = val;
+        } else if (strcmp(opt, "--signature") == 0) {
+            a->signature = val;
         } else if (strcmp(opt, "--secret") == 0) {
             a->secret = val;
         } else if (strcmp(opt, "--grace") == 0) {

@@ -340,3 +340,21 @@ def test_v1a_deliveries_verify_with_the_public_key(operator, receiver,
     assert "secret" not in plain
     assert ok(operator("PATCH", f"{t.base}/endpoints/{t.ep}",
                        {"signature": "v1"}))["public_key"] is None
+
+
+def test_the_cli_makes_v1a_keys(hookd, pg):
+    name = "cli-" + uuid.uuid4().hex[:8]
+    hookd("apps", "create", name)
+    ep = hookd("endpoints", "create", "--app", name, "--url",
+               "http://127.0.0.1:9/x", "--signature", "v1a")
+    assert ep["public_key"].startswith("whpk_") and ep.get("secret") is None
+    both = hookd("endpoints", "create", "--app", name, "--url",
+                 "http://127.0.0.1:9/x", "--signature", "v1,v1a")
+    assert both["secret"].startswith("whsec_") and both["public_key"]
+    kinds = pg.query("SELECT hookd.endpoint_signature(secrets) FROM "
+                     "hookd.endpoints WHERE id IN (%s, %s) ORDER BY id",
+                     ep["id"], both["id"])
+    assert sorted(k[0] for k in kinds) == ["v1,v1a", "v1a"]
+    assert hookd("endpoints", "create", "--app", name, "--url",
+                 "http://127.0.0.1:9/x", "--signature", "v3",
+                 check=False)["error"]["code"] == "usage"
