@@ -166,7 +166,7 @@ def test_the_cli_compiles_filters_as_the_api_does(hookd, pg):
 # --- headers and auth ---
 
 def test_the_receiver_gets_exactly_the_headers_and_auth_set(
-        operator, pg, receiver, daemons):
+        operator, pg, receiver, daemons, nginx):
     import base64 as b64
     from harness import wait_for
 
@@ -186,7 +186,7 @@ def test_the_receiver_gets_exactly_the_headers_and_auth_set(
                    " WHERE id = %s", ep["id"])[0][0]
     assert "k-123" not in row and "hooks" not in row and row.startswith("v1.")
 
-    daemons()
+    d = daemons(log_level="debug")
     t.ingest("routed.one", {"n": 1})
     got = wait_for(lambda: receiver.at(p))[0]["headers"]
     h = {k.lower(): v for k, v in got.items()}
@@ -202,6 +202,9 @@ def test_the_receiver_gets_exactly_the_headers_and_auth_set(
     got = wait_for(lambda: receiver.at(p)[1:])[0]["headers"]
     h = {k.lower(): v for k, v in got.items()}
     assert h["authorization"] == "Bearer t0k3n" and "x-api-key" not in h
+    # never logged, by hookd (at debug) or nginx
+    for log in (d.output(), open(nginx.dir + "/error.log").read()):
+        assert "k-123" not in log and "t0k3n" not in log and "p:w d" not in log
 
 
 @pytest.mark.parametrize("fields,why", [
