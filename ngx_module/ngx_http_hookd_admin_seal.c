@@ -8,7 +8,6 @@
  */
 
 #include <jansson.h>
-#include <openssl/evp.h>
 
 #include "ngx_http_hookd_module.h"
 #include "hookd_filter.h"
@@ -299,41 +298,13 @@ ngx_http_hookd_admin_source_secret(ngx_http_request_t *r, json_t *req,
 ngx_int_t
 ngx_http_hookd_admin_signing_key(ngx_http_request_t *r, json_t *req)
 {
-    char                        *sealed;
-    size_t                       len;
+    char                        *sealed, whpk[64];
     json_t                      *desc;
-    EVP_PKEY                    *key;
-    unsigned char                seed[32], pub[32];
     ngx_http_hookd_main_conf_t  *hmcf;
-    char                         whsk[64], whpk[64];
 
     hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
 
-    key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    if (key == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    len = sizeof(seed);
-    if (EVP_PKEY_get_raw_private_key(key, seed, &len) != 1 || len != 32
-        || (len = sizeof(pub),
-            EVP_PKEY_get_raw_public_key(key, pub, &len) != 1 || len != 32))
-    {
-        EVP_PKEY_free(key);
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    EVP_PKEY_free(key);
-
-    ngx_memcpy(whsk, "whsk_", 5);
-    hookd_base64(seed, 32, whsk + 5);
-    ngx_memcpy(whpk, "whpk_", 5);
-    hookd_base64(pub, 32, whpk + 5);
-    ngx_explicit_memzero(seed, sizeof(seed));
-
-    sealed = hookd_seal(hmcf->secret_key, whsk);
-    ngx_explicit_memzero(whsk, sizeof(whsk));
-
+    sealed = hookd_new_signing_key(hmcf->secret_key, whpk);
     desc = sealed ? json_pack("{s:s, s:s}", "sealed", sealed, "public", whpk)
                   : NULL;
     free(sealed);

@@ -71,7 +71,6 @@ ngx_http_hookd_authenticate(ngx_http_request_t *r, ngx_uint_t scope,
     ngx_int_t                    rc;
     ngx_str_t                    key;
     ngx_http_hookd_ctx_t        *ctx;
-    ngx_http_hookd_main_conf_t  *hmcf;
     ngx_http_hookd_key_entry_t  *e;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
@@ -102,27 +101,12 @@ ngx_http_hookd_authenticate(ngx_http_request_t *r, ngx_uint_t scope,
         return rc == NGX_DECLINED ? next(r) : rc;
     }
 
-    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
-
     ctx->job.stmt = NGX_HTTP_HOOKD_STMT_KEY_LOOKUP;
     ctx->job.param.data = ctx->key_hash;
     ctx->job.param.len = HOOKD_KEY_HASH_LEN;
     ctx->job.handler = ngx_http_hookd_key_looked_up;
-    ctx->job.data = r;
 
-    /*
-     * The reference is taken first: a send that fails inside
-     * ngx_http_hookd_pool_post() completes the job, and finalizes the
-     * request, before the call returns.
-     */
-    r->main->count++;
-
-    if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
-        r->main->count--;
-        return ngx_http_hookd_unavailable(r, NULL);
-    }
-
-    return NGX_DONE;
+    return ngx_http_hookd_post_from_handler(r);
 }
 
 

@@ -151,6 +151,12 @@ ngx_int_t ngx_http_hookd_body_flatten(ngx_http_request_t *r,
 /* 429 rate_limited with Retry-After */
 ngx_int_t ngx_http_hookd_too_many(ngx_http_request_t *r,
     ngx_uint_t retry_after, const char *message);
+/*
+ * Posts ctx->job (its statement, parameter and handler set) from a content
+ * handler, which then returns what this returns: NGX_DONE while the job
+ * runs (it holds a reference of the request), or the 503 answered.
+ */
+ngx_int_t ngx_http_hookd_post_from_handler(ngx_http_request_t *r);
 /* finalizes from the PostgreSQL connection's event, not the request's */
 void ngx_http_hookd_job_finalize(ngx_http_request_t *r, ngx_int_t rc);
 

@@ -395,3 +395,30 @@ ngx_http_hookd_too_many(ngx_http_request_t *r, ngx_uint_t retry_after,
     return ngx_http_hookd_reply(r, NGX_HTTP_TOO_MANY_REQUESTS, "rate_limited",
                                 message);
 }
+
+
+ngx_int_t
+ngx_http_hookd_post_from_handler(ngx_http_request_t *r)
+{
+    ngx_http_hookd_ctx_t        *ctx;
+    ngx_http_hookd_main_conf_t  *hmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
+    ctx->job.data = r;
+
+    /*
+     * The reference is taken first: a send that fails inside
+     * ngx_http_hookd_pool_post() completes the job, and finalizes the
+     * request, before the call returns.
+     */
+    r->main->count++;
+
+    if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
+        r->main->count--;
+        return ngx_http_hookd_unavailable(r, NULL);
+    }
+
+    return NGX_DONE;
+}
+

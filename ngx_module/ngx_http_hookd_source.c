@@ -57,7 +57,6 @@ ngx_http_hookd_source_handler(ngx_http_request_t *r)
     ngx_str_t                    allow;
     ngx_http_hookd_ctx_t        *ctx;
     ngx_http_hookd_source_t     *s;
-    ngx_http_hookd_main_conf_t  *hmcf;
 
     if (r->method != NGX_HTTP_POST) {
         ngx_str_set(&allow, "POST");
@@ -115,8 +114,6 @@ ngx_http_hookd_source_handler(ngx_http_request_t *r)
         return ngx_http_hookd_source_known(r, s);
     }
 
-    hmcf = ngx_http_get_module_main_conf(r, ngx_http_hookd_module);
-
     ctx->job.stmt = NGX_HTTP_HOOKD_STMT_SOURCE_LOOKUP;
     ctx->job.param.data = ngx_pnalloc(r->pool, len + 1);
     if (ctx->job.param.data == NULL) {
@@ -127,17 +124,8 @@ ngx_http_hookd_source_handler(ngx_http_request_t *r)
     ctx->job.param.data[len] = '\0';
     ctx->job.param.len = len;
     ctx->job.handler = ngx_http_hookd_source_looked_up;
-    ctx->job.data = r;
 
-    /* as for keys: the reference first, a failed post may finalize */
-    r->main->count++;
-
-    if (ngx_http_hookd_pool_post(hmcf->pool, &ctx->job) != NGX_OK) {
-        r->main->count--;
-        return ngx_http_hookd_unavailable(r, NULL);
-    }
-
-    return NGX_DONE;
+    return ngx_http_hookd_post_from_handler(r);
 }
 
 

@@ -329,3 +329,43 @@ hookd_cli_duration(const char *s)
     default: return -1;
     }
 }
+
+
+int
+hookd_cli_secreted(hookd_args_t *a, const char *resource,
+    hookd_cli_command_pt create, hookd_cli_command_pt rotate)
+{
+    int          rc;
+    PGconn      *pg;
+    const char  *sub;
+
+    sub = a->nargs > 0 ? a->args[0] : "";
+
+    if (!(a->nargs == 1 && strcmp(sub, "create") == 0)
+        && !(a->nargs == 2 && strcmp(sub, "rotate-secret") == 0)
+        && strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0)
+    {
+        hookd_fail("usage", "hookd %s create | rotate-secret <id> | list "
+                   "--app <name|id> | get <id>; see hookd %s --help",
+                   resource, resource);
+        return 2;
+    }
+
+    pg = hookd_connect(a->database);
+    if (pg == NULL) {
+        return 1;
+    }
+
+    if (strcmp(sub, "create") == 0) {
+        rc = create(pg, a);
+    } else if (strcmp(sub, "rotate-secret") == 0) {
+        rc = rotate(pg, a);
+    } else {
+        rc = hookd_cli_read(pg, a, resource);
+    }
+
+    PQfinish(pg);
+
+    return rc;
+}
+

@@ -55,6 +55,10 @@ PGresult *hookd_cli_query(PGconn *pg, const char *sql, int n,
 char *hookd_cli_resolve_app(PGconn *pg, const char *app);
 /* "24h", "30m", "90s", "3600": seconds, or -1 */
 double hookd_cli_duration(const char *s);
+typedef int (*hookd_cli_command_pt)(PGconn *pg, hookd_args_t *a);
+/* endpoints and sources: create, rotate-secret, list and get */
+int hookd_cli_secreted(hookd_args_t *a, const char *resource,
+    hookd_cli_command_pt create, hookd_cli_command_pt rotate);
 /* apps, keys, endpoints or sources: list and get (a->args[0]) */
 int hookd_cli_read(PGconn *pg, hookd_args_t *a, const char *resource);
 

@@ -11,7 +11,6 @@
 #include <strings.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <jansson.h>
 
 #include "cli.h"
@@ -186,42 +185,18 @@ hookd_endpoint_secret(hookd_args_t *a, char *secret, size_t size)
 static char *
 hookd_signing_key(hookd_args_t *a, char *public_key)
 {
-    char            *sealed, whsk[64];
-    size_t           len;
-    EVP_PKEY        *key;
-    unsigned char    seed[32], pub[32], master[HOOKD_MASTER_KEY_LEN];
-
-    key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    len = sizeof(seed);
-
-    if (key == NULL || EVP_PKEY_get_raw_private_key(key, seed, &len) != 1
-        || (len = sizeof(pub),
-            EVP_PKEY_get_raw_public_key(key, pub, &len) != 1))
-    {
-        EVP_PKEY_free(key);
-        hookd_fail("internal", "cannot make an Ed25519 key");
-        return NULL;
-    }
-
-    EVP_PKEY_free(key);
+    char           *sealed;
+    unsigned char   master[HOOKD_MASTER_KEY_LEN];
 
     if (hookd_master_key_load(a->secret_key_file, 1, master) != 0) {
-        OPENSSL_cleanse(seed, sizeof(seed));
         return NULL;
     }
 
-    memcpy(whsk, "whsk_", 5);
-    hookd_base64(seed, 32, whsk + 5);
-    memcpy(public_key, "whpk_", 5);
-    hookd_base64(pub, 32, public_key + 5);
-
-    sealed = hookd_seal(master, whsk);
-    OPENSSL_cleanse(seed, sizeof(seed));
-    OPENSSL_cleanse(whsk, sizeof(whsk));
+    sealed = hookd_new_signing_key(master, public_key);
     OPENSSL_cleanse(master, sizeof(master));
 
     if (sealed == NULL) {
-        hookd_fail("internal", "cannot seal the key");
+        hookd_fail("internal", "cannot make and seal an Ed25519 key");
     }
 
     return sealed;
@@ -612,36 +587,6 @@ hookd_cli_endpoints_rotate(PGconn *pg, hookd_args_t *a)
 int
 hookd_cli_endpoints(hookd_args_t *a)
 {
-    int          rc;
-    PGconn      *pg;
-    const char  *sub;
-
-    sub = a->nargs > 0 ? a->args[0] : "";
-
-    if (!(a->nargs == 1 && strcmp(sub, "create") == 0)
-        && !(a->nargs == 2 && strcmp(sub, "rotate-secret") == 0)
-        && strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0)
-    {
-        hookd_fail("usage", "hookd endpoints create | rotate-secret <id> | "
-                   "list --app <name|id> | get <id>; see hookd endpoints "
-                   "--help");
-        return 2;
-    }
-
-    pg = hookd_connect(a->database);
-    if (pg == NULL) {
-        return 1;
-    }
-
-    if (strcmp(sub, "create") == 0) {
-        rc = hookd_cli_endpoints_create(pg, a);
-    } else if (strcmp(sub, "rotate-secret") == 0) {
-        rc = hookd_cli_endpoints_rotate(pg, a);
-    } else {
-        rc = hookd_cli_read(pg, a, "endpoints");
-    }
-
-    PQfinish(pg);
-
-    return rc;
+    return hookd_cli_secreted(a, "endpoints", hookd_cli_endpoints_create,
+                              hookd_cli_endpoints_rotate);
 }

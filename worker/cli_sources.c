@@ -238,36 +238,6 @@ hookd_cli_sources_rotate(PGconn *pg, hookd_args_t *a)
 int
 hookd_cli_sources(hookd_args_t *a)
 {
-    int          rc;
-    PGconn      *pg;
-    const char  *sub;
-
-    sub = a->nargs > 0 ? a->args[0] : "";
-
-    if (!(a->nargs == 1 && strcmp(sub, "create") == 0)
-        && !(a->nargs == 2 && strcmp(sub, "rotate-secret") == 0)
-        && strcmp(sub, "list") != 0 && strcmp(sub, "get") != 0)
-    {
-        hookd_fail("usage", "hookd sources create | rotate-secret <id> | "
-                   "list --app <name|id> | get <id>; see hookd sources "
-                   "--help");
-        return 2;
-    }
-
-    pg = hookd_connect(a->database);
-    if (pg == NULL) {
-        return 1;
-    }
-
-    if (strcmp(sub, "create") == 0) {
-        rc = hookd_cli_sources_create(pg, a);
-    } else if (strcmp(sub, "rotate-secret") == 0) {
-        rc = hookd_cli_sources_rotate(pg, a);
-    } else {
-        rc = hookd_cli_read(pg, a, "sources");
-    }
-
-    PQfinish(pg);
-
-    return rc;
+    return hookd_cli_secreted(a, "sources", hookd_cli_sources_create,
+                              hookd_cli_sources_rotate);
 }

@@ -264,3 +264,41 @@ hookd_master_key_parse(const char *hex, size_t len,
 
     return 0;
 }
+
+
+char *
+hookd_new_signing_key(const unsigned char key[HOOKD_MASTER_KEY_LEN],
+    char *public_key)
+{
+    char           *sealed, whsk[64];
+    size_t          len, plen;
+    EVP_PKEY       *pair;
+    unsigned char   seed[32], pub[32];
+
+    pair = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    len = sizeof(seed);
+    plen = sizeof(pub);
+
+    if (pair == NULL
+        || EVP_PKEY_get_raw_private_key(pair, seed, &len) != 1 || len != 32
+        || EVP_PKEY_get_raw_public_key(pair, pub, &plen) != 1 || plen != 32)
+    {
+        EVP_PKEY_free(pair);
+        OPENSSL_cleanse(seed, sizeof(seed));
+        return NULL;
+    }
+
+    EVP_PKEY_free(pair);
+
+    memcpy(whsk, "whsk_", 5);
+    hookd_base64(seed, 32, whsk + 5);
+    memcpy(public_key, "whpk_", 5);
+    hookd_base64(pub, 32, public_key + 5);
+
+    sealed = hookd_seal(key, whsk);
+    OPENSSL_cleanse(seed, sizeof(seed));
+    OPENSSL_cleanse(whsk, sizeof(whsk));
+
+    return sealed;
+}
+

@@ -40,4 +40,12 @@ char *hookd_seal(const unsigned char key[HOOKD_MASTER_KEY_LEN],
 char *hookd_unseal(const unsigned char key[HOOKD_MASTER_KEY_LEN],
     const char *sealed);
 
+/*
+ * A new Ed25519 key pair for v1a signatures: whsk_ and the base64 of its
+ * seed, sealed (malloc'ed), and whpk_ and the base64 of the public key into
+ * public_key (64 bytes at least). NULL on failure.
+ */
+char *hookd_new_signing_key(const unsigned char key[HOOKD_MASTER_KEY_LEN],
+    char *public_key);
+
 #endif /* HOOKD_SEAL_H */

@@ -73,6 +73,23 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
         ELSE jsonb_build_object('data', items, 'next_cursor', NULL) END
 $$;
 
+-- A rotation of sealed secrets (endpoints', sources'): the new ones first,
+-- then those still valid, which expire grace seconds from now unless they
+-- expire sooner; grace 0 drops them.
+CREATE OR REPLACE FUNCTION hookd.secrets_rotated(fresh jsonb, secrets jsonb,
+                                                grace double precision)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT fresh || coalesce((
+        SELECT jsonb_agg(CASE WHEN s->>'expires_at' IS NULL
+                              THEN jsonb_set(s, '{expires_at}', to_jsonb(hookd.rfc3339(
+                                   now() + make_interval(secs => grace))))
+                              ELSE s END)
+          FROM jsonb_array_elements(secrets) s
+         WHERE grace > 0
+           AND (s->>'expires_at' IS NULL OR (s->>'expires_at')::timestamptz > now())),
+        '[]')
+$$;
+
 -- Fails with 400 naming the first field of the body that is not allowed
 -- (filter_path, which only nginx writes, is not listed as one to send).
 CREATE OR REPLACE FUNCTION hookd.api_fields(body jsonb, allowed text[])

@@ -452,15 +452,8 @@ BEGIN
         END IF;
         -- a new secret of each scheme the endpoint signs with
         UPDATE hookd.endpoints e
-           SET secrets = hookd.endpoint_new_secrets(hookd.endpoint_signature(e.secrets), req)
-               || coalesce((SELECT jsonb_agg(CASE WHEN s->>'expires_at' IS NULL
-                        THEN jsonb_set(s, '{expires_at}', to_jsonb(hookd.rfc3339(
-                             now() + make_interval(secs => grace))))
-                        ELSE s END)
-                      FROM jsonb_array_elements(e.secrets) s
-                     WHERE grace > 0
-                       AND (s->>'expires_at' IS NULL
-                            OR (s->>'expires_at')::timestamptz > now())), '[]'),
+           SET secrets = hookd.secrets_rotated(hookd.endpoint_new_secrets(
+                             hookd.endpoint_signature(e.secrets), req), e.secrets, grace),
                updated_at = now()
          WHERE e.app_id = a.id AND e.id = ep.id RETURNING * INTO ep;
         status := 200;

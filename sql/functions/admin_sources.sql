@@ -128,16 +128,9 @@ BEGIN
                                'grace_seconds must be from 0 to 2592000 (30 days)');
     END IF;
     UPDATE hookd.sources x
-       SET secrets = jsonb_build_array(jsonb_build_object(
-                         'sealed', new_secret->>'sealed', 'expires_at', NULL))
-           || coalesce((SELECT jsonb_agg(CASE WHEN o->>'expires_at' IS NULL
-                    THEN jsonb_set(o, '{expires_at}', to_jsonb(hookd.rfc3339(
-                         now() + make_interval(secs => grace))))
-                    ELSE o END)
-                  FROM jsonb_array_elements(x.secrets) o
-                 WHERE grace > 0
-                   AND (o->>'expires_at' IS NULL
-                        OR (o->>'expires_at')::timestamptz > now())), '[]'),
+       SET secrets = hookd.secrets_rotated(jsonb_build_array(jsonb_build_object(
+                         'sealed', new_secret->>'sealed', 'expires_at', NULL)),
+                         x.secrets, grace),
            updated_at = now()
      WHERE x.app_id = s.app_id AND x.id = s.id
     RETURNING * INTO s;
