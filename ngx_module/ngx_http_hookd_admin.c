@@ -18,10 +18,12 @@
 
 typedef enum {
     NGX_HTTP_HOOKD_NEW_NONE = 0,
+    NGX_HTTP_HOOKD_NEW_TAIL,        /* not new: GET …/tail, the live tail */
     NGX_HTTP_HOOKD_NEW_SECRET,      /* endpoint create, rotate-secret */
     NGX_HTTP_HOOKD_NEW_SIGNATURE,   /* endpoint update: if its scheme changes */
     NGX_HTTP_HOOKD_NEW_SOURCE_SECRET,   /* source create, rotate-secret */
-    NGX_HTTP_HOOKD_NEW_KEY          /* api key create */
+    NGX_HTTP_HOOKD_NEW_KEY,         /* api key create */
+    NGX_HTTP_HOOKD_NEW_TOKEN        /* portal session create */
 } ngx_http_hookd_new_e;
 
 
@@ -31,6 +33,7 @@ static ngx_int_t ngx_http_hookd_admin_send(ngx_http_request_t *r,
     json_t *body, ngx_uint_t from_handler);
 static ngx_http_hookd_new_e ngx_http_hookd_admin_route(ngx_http_request_t *r);
 static json_t *ngx_http_hookd_admin_query(ngx_http_request_t *r);
+static ngx_str_t ngx_http_hookd_admin_path(ngx_http_request_t *r);
 static void ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 
@@ -38,7 +41,8 @@ static void ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
 ngx_int_t
 ngx_http_hookd_admin_handler(ngx_http_request_t *r)
 {
-    ngx_str_t  allow;
+    ngx_str_t                   allow;
+    ngx_http_hookd_loc_conf_t  *hlcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_POST|NGX_HTTP_PATCH
                        |NGX_HTTP_DELETE)))
@@ -57,8 +61,12 @@ ngx_http_hookd_admin_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_hookd_authenticate(r, NGX_HTTP_HOOKD_SCOPE_ADMIN,
-                                       ngx_http_hookd_admin_authorized);
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
+
+    return ngx_http_hookd_authenticate(r,
+               hlcf->admin == NGX_HTTP_HOOKD_ADMIN_PORTAL
+               ? NGX_HTTP_HOOKD_SCOPE_PORTAL : NGX_HTTP_HOOKD_SCOPE_ADMIN,
+               ngx_http_hookd_admin_authorized);
 }
 
 
@@ -167,6 +175,7 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
     char                        *dump, hex[2 * HOOKD_KEY_HASH_LEN];
     json_t                      *req, *query;
     ngx_int_t                    rc;
+    ngx_str_t                    path;
     ngx_http_hookd_ctx_t        *ctx;
     ngx_http_hookd_new_e         what;
     ngx_http_hookd_main_conf_t  *hmcf;
@@ -201,12 +210,13 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
     }
 
     hookd_key_hash_hex(ctx->key_hash, hex);
+    path = ngx_http_hookd_admin_path(r);
 
     req = json_pack("{s:s#, s:s#, s:s%, s:o, s:O?}",
                     "key", hex, (int) sizeof(hex),
                     "method", (char *) r->method_name.data,
                     (int) r->method_name.len,
-                    "path", (char *) r->uri.data, (size_t) r->uri.len,
+                    "path", (char *) path.data, (size_t) path.len,
                     "query", query,
                     "body", body);
     if (req == NULL) {
@@ -249,7 +259,13 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
         }
 
     } else if (what == NGX_HTTP_HOOKD_NEW_KEY) {
-        rc = ngx_http_hookd_admin_key(r, req);
+        rc = ngx_http_hookd_admin_key(r, req, 0);
+
+    } else if (what == NGX_HTTP_HOOKD_NEW_TOKEN) {
+        rc = ngx_http_hookd_admin_key(r, req, 1);
+
+    } else if (what == NGX_HTTP_HOOKD_NEW_TAIL) {
+        rc = ngx_http_hookd_tail_prepare(r, req);
 
     } else {
         rc = NGX_OK;
@@ -305,22 +321,26 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
 }
 
 
-/* Which POSTs make a secret: .../endpoints, .../endpoints/{id}/rotate-secret
- * and .../api-keys, under /v1/apps/{app}. */
+/* Which POSTs make a secret: .../endpoints, .../endpoints/{id}/rotate-secret,
+ * .../api-keys and .../portal-sessions, under /v1/apps/{app}; and which GET
+ * is the live tail. */
 static ngx_http_hookd_new_e
 ngx_http_hookd_admin_route(ngx_http_request_t *r)
 {
     u_char      *p, *end, *start;
-    ngx_str_t    seg[NGX_HTTP_HOOKD_ADMIN_SEGS];
+    ngx_str_t    seg[NGX_HTTP_HOOKD_ADMIN_SEGS], path;
     ngx_uint_t   n;
 
-    if (r->method != NGX_HTTP_POST && r->method != NGX_HTTP_PATCH) {
+    if (r->method != NGX_HTTP_POST && r->method != NGX_HTTP_PATCH
+        && r->method != NGX_HTTP_GET)
+    {
         return NGX_HTTP_HOOKD_NEW_NONE;
     }
 
     n = 0;
-    p = r->uri.data;
-    end = r->uri.data + r->uri.len;
+    path = ngx_http_hookd_admin_path(r);
+    p = path.data;
+    end = path.data + path.len;
 
     while (p < end && n < NGX_HTTP_HOOKD_ADMIN_SEGS) {
         while (p < end && *p == '/') {
@@ -352,6 +372,11 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
         return NGX_HTTP_HOOKD_NEW_NONE;
     }
 
+    if (r->method == NGX_HTTP_GET) {
+        return n == 4 && ngx_http_hookd_seg_is(3, "tail")
+               ? NGX_HTTP_HOOKD_NEW_TAIL : NGX_HTTP_HOOKD_NEW_NONE;
+    }
+
     if (r->method == NGX_HTTP_PATCH) {
         return n == 5 && ngx_http_hookd_seg_is(3, "endpoints")
                ? NGX_HTTP_HOOKD_NEW_SIGNATURE : NGX_HTTP_HOOKD_NEW_NONE;
@@ -359,6 +384,10 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
 
     if (n == 4 && ngx_http_hookd_seg_is(3, "api-keys")) {
         return NGX_HTTP_HOOKD_NEW_KEY;
+    }
+
+    if (n == 4 && ngx_http_hookd_seg_is(3, "portal-sessions")) {
+        return NGX_HTTP_HOOKD_NEW_TOKEN;
     }
 
     if (ngx_http_hookd_seg_is(3, "sources")
@@ -376,6 +405,44 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
 #undef ngx_http_hookd_seg_is
 
     return NGX_HTTP_HOOKD_NEW_NONE;
+}
+
+
+/*
+ * The API's path: the URI, less the prefix of a location that mounts the
+ * API under one (location /portal/ { hookd_admin portal; } serves
+ * /portal/v1/apps/… as /v1/apps/…).
+ */
+static ngx_str_t
+ngx_http_hookd_admin_path(ngx_http_request_t *r)
+{
+    u_char                    *v1;
+    size_t                     n;
+    ngx_str_t                  path;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    path = r->uri;
+
+    if (path.len >= 4 && ngx_strncmp(path.data, "/v1/", 4) == 0) {
+        return path;
+    }
+
+    v1 = ngx_strlcasestrn(path.data, path.data + path.len,
+                          (u_char *) "/v1/", 4 - 1);
+    if (v1 == NULL) {
+        return path;
+    }
+
+    n = v1 - path.data;
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (n <= clcf->name.len && ngx_strncmp(clcf->name.data, path.data, n) == 0)
+    {
+        path.data += n;
+        path.len -= n;
+    }
+
+    return path;
 }
 
 
@@ -485,6 +552,16 @@ ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
 
     if (status == NGX_HTTP_UNAUTHORIZED || status == NGX_HTTP_FORBIDDEN) {
         ngx_http_hookd_auth_failed(r);
+    }
+
+    if (ctx->tail && status == NGX_HTTP_OK) {
+        sent = ngx_http_hookd_tail_start(r, body, len);
+
+        if (sent != NGX_DONE) {
+            ngx_http_hookd_job_finalize(r, sent);
+        }
+
+        return;
     }
 
     if (status == NGX_HTTP_NO_CONTENT) {

@@ -319,12 +319,13 @@ ngx_http_hookd_admin_signing_key(ngx_http_request_t *r, json_t *req)
 
 /* A new API key: PostgreSQL gets its hash and its first characters. */
 ngx_int_t
-ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req)
+ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req,
+    ngx_uint_t portal)
 {
     char                   key[64], hex[2 * HOOKD_KEY_HASH_LEN];
     u_char                 hash[HOOKD_KEY_HASH_LEN];
 
-    if (hookd_new_api_key(key) != 0) {
+    if (hookd_new_api_key(key, portal ? "hkp_" : "hk_") != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -333,12 +334,13 @@ ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req)
 
     if (json_object_set_new(req, "new_key",
             json_pack("{s:s#, s:s#}", "hash", hex, (int) sizeof(hex),
-                      "prefix", key, 10)) != 0)
+                      "prefix", key, portal ? 11 : 10)) != 0)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    return ngx_http_hookd_admin_reveal(r, "key", key, sizeof(key));
+    return ngx_http_hookd_admin_reveal(r, portal ? "token" : "key", key,
+                                       sizeof(key));
 }
 
 

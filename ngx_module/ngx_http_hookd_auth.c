@@ -86,8 +86,12 @@ ngx_http_hookd_authenticate(ngx_http_request_t *r, ngx_uint_t scope,
         ngx_http_hookd_auth_failed(r);
         return ngx_http_hookd_reply(r, NGX_HTTP_UNAUTHORIZED, "unauthorized",
                    scope == NGX_HTTP_HOOKD_SCOPE_ADMIN
-                   ? "send an admin API key as \"Authorization: Bearer "
-                     "<key>\" or \"X-API-Key: <key>\""
+                   ? "send an admin API key or a portal session token as "
+                     "\"Authorization: Bearer <key>\" or \"X-API-Key: "
+                     "<key>\""
+                   : scope == NGX_HTTP_HOOKD_SCOPE_PORTAL
+                   ? "send a portal session token as \"Authorization: "
+                     "Bearer hkp_...\""
                    : "send an API key as \"Authorization: Bearer <key>\" "
                      "or \"X-API-Key: <key>\"");
     }
@@ -191,14 +195,19 @@ static ngx_int_t
 ngx_http_hookd_key_verdict(ngx_http_request_t *r,
     const ngx_http_hookd_key_entry_t *e)
 {
-    ngx_uint_t                  status, admin, retry_after;
+    ngx_uint_t                  status, want, retry_after;
     const char                 *message;
     ngx_http_hookd_ctx_t       *ctx;
     ngx_http_hookd_loc_conf_t  *hlcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
-    admin = (ctx->key_scope == NGX_HTTP_HOOKD_SCOPE_ADMIN);
     status = NGX_HTTP_FORBIDDEN;
+
+    /* an operators' admin location takes portal tokens too */
+    want = ctx->key_scope;
+    if (want == NGX_HTTP_HOOKD_SCOPE_ADMIN) {
+        want |= NGX_HTTP_HOOKD_SCOPE_PORTAL;
+    }
 
     switch (e->state) {
 
@@ -208,20 +217,34 @@ ngx_http_hookd_key_verdict(ngx_http_request_t *r,
         break;
 
     case NGX_HTTP_HOOKD_KEY_REVOKED:
-        message = "this API key was revoked";
+        message = (e->scopes & NGX_HTTP_HOOKD_SCOPE_PORTAL)
+                  ? "this portal session was revoked"
+                  : "this API key was revoked";
         break;
 
     case NGX_HTTP_HOOKD_KEY_EXPIRED:
-        message = "this API key has expired";
+        message = (e->scopes & NGX_HTTP_HOOKD_SCOPE_PORTAL)
+                  ? "this portal session has expired"
+                  : "this API key has expired";
         break;
 
     default:
         /* an operator's key (no application) ingests for nobody */
-        if ((e->scopes & ctx->key_scope) && (admin || e->has_app)) {
+        if ((e->scopes & want)
+            && (ctx->key_scope != NGX_HTTP_HOOKD_SCOPE_INGEST || e->has_app))
+        {
             message = NULL;
+
+        } else if (ctx->key_scope == NGX_HTTP_HOOKD_SCOPE_PORTAL) {
+            message = "this location takes portal session tokens (hkp_...) "
+                      "only";
+
         } else {
-            message = admin ? "this API key has no admin scope"
-                            : "this API key has no ingest scope";
+            message = ctx->key_scope == NGX_HTTP_HOOKD_SCOPE_ADMIN
+                      ? "this API key has no admin scope"
+                      : (e->scopes & NGX_HTTP_HOOKD_SCOPE_PORTAL)
+                      ? "a portal session token cannot ingest"
+                      : "this API key has no ingest scope";
         }
     }
 
@@ -261,6 +284,19 @@ ngx_http_hookd_key_set(const u_char *hash)
     return &ngx_http_hookd_key_cache[((hash[0] | (hash[1] << 8))
                                       % NGX_HTTP_HOOKD_KEY_SETS)
                                      * NGX_HTTP_HOOKD_KEY_WAYS];
+}
+
+
+void
+ngx_http_hookd_key_cache_forget(const u_char *hash)
+{
+    ngx_http_hookd_key_entry_t  *e;
+
+    e = ngx_http_hookd_key_cache ? ngx_http_hookd_key_cache_get(hash) : NULL;
+
+    if (e != NULL) {
+        e->used = 0;
+    }
 }
 
 
@@ -390,6 +426,10 @@ ngx_http_hookd_key_looked_up(ngx_http_hookd_job_t *job,
 
         if (ngx_strstr(scopes, "admin") != NULL) {
             e.scopes |= NGX_HTTP_HOOKD_SCOPE_ADMIN;
+        }
+
+        if (ngx_strcmp(scopes, "portal") == 0) {
+            e.scopes = NGX_HTTP_HOOKD_SCOPE_PORTAL;
         }
 
         if (!PQgetisnull(res, row, 1)) {

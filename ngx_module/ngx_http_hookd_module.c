@@ -90,7 +90,7 @@ static ngx_command_t  ngx_http_hookd_commands[] = {
       NULL },
 
     { ngx_string("hookd_admin"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_hookd_admin,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -115,6 +115,13 @@ static ngx_command_t  ngx_http_hookd_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_hookd_loc_conf_t, max_payload),
+      NULL },
+
+    { ngx_string("hookd_tail_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hookd_loc_conf_t, tail_buffer),
       NULL },
 
     { ngx_string("hookd_rate_limit"),
@@ -232,6 +239,7 @@ ngx_http_hookd_create_loc_conf(ngx_conf_t *cf)
     conf->source = NGX_CONF_UNSET;
     conf->max_payload = NGX_CONF_UNSET_SIZE;
     conf->key_cache_ttl = NGX_CONF_UNSET_MSEC;
+    conf->tail_buffer = NGX_CONF_UNSET_SIZE;
     conf->limit_zone = NGX_CONF_UNSET_PTR;
     conf->auth_limit_zone = NGX_CONF_UNSET_PTR;
 
@@ -255,6 +263,8 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               1024 * 1024);
     ngx_conf_merge_msec_value(conf->key_cache_ttl, prev->key_cache_ttl,
                               60000);
+    ngx_conf_merge_size_value(conf->tail_buffer, prev->tail_buffer,
+                              1024 * 1024);
     /* left unset until we know whether the admin API's default applies */
     ngx_conf_merge_ptr_value(conf->limit_zone, prev->limit_zone,
                              NGX_CONF_UNSET_PTR);
@@ -363,6 +373,7 @@ ngx_http_hookd_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_hookd_loc_conf_t *hlcf = conf;
 
+    ngx_str_t                 *value;
     ngx_http_core_loc_conf_t  *clcf;
 
     if (hlcf->ingest != NGX_CONF_UNSET || hlcf->admin != NGX_CONF_UNSET
@@ -371,7 +382,23 @@ ngx_http_hookd_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
-    hlcf->admin = 1;
+    hlcf->admin = NGX_HTTP_HOOKD_ADMIN_OPERATOR;
+
+    /* hookd_admin portal;: portal session tokens only, for the public side */
+    if (cf->args->nelts == 2) {
+        value = cf->args->elts;
+
+        if (value[1].len != sizeof("portal") - 1
+            || ngx_strncmp(value[1].data, "portal", value[1].len) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\": \"hookd_admin\" "
+                               "takes nothing, or \"portal\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        hlcf->admin = NGX_HTTP_HOOKD_ADMIN_PORTAL;
+    }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_hookd_admin_handler;
@@ -437,7 +464,11 @@ ngx_http_hookd_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_hookd_pool_init(cycle, hmcf);
+    if (ngx_http_hookd_pool_init(cycle, hmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_hookd_tail_init(cycle, hmcf->pool);
 }
 
 
@@ -448,6 +479,7 @@ ngx_http_hookd_exit_process(ngx_cycle_t *cycle)
 
     hmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_hookd_module);
     if (hmcf != NULL && hmcf->pool != NULL) {
+        ngx_http_hookd_tail_done();
         ngx_http_hookd_pool_done(hmcf->pool);
         hmcf->pool = NULL;
     }

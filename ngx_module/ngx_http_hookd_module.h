@@ -35,6 +35,7 @@ typedef enum {
     NGX_HTTP_HOOKD_STMT_SOURCE_LOOKUP,
     NGX_HTTP_HOOKD_STMT_INGEST,
     NGX_HTTP_HOOKD_STMT_ADMIN,
+    NGX_HTTP_HOOKD_STMT_TAIL_FETCH,
     NGX_HTTP_HOOKD_NSTMTS
 } ngx_http_hookd_stmt_e;
 
@@ -51,9 +52,14 @@ typedef void (*ngx_http_hookd_job_handler_pt)(ngx_http_hookd_job_t *job,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int row);
 
 
-/* what an API key may do: its scopes */
+/* what an API key may do: its scopes; a portal session's token has its own */
 #define NGX_HTTP_HOOKD_SCOPE_INGEST  0x01
 #define NGX_HTTP_HOOKD_SCOPE_ADMIN   0x02
+#define NGX_HTTP_HOOKD_SCOPE_PORTAL  0x04
+
+/* hookd_admin; and hookd_admin portal; */
+#define NGX_HTTP_HOOKD_ADMIN_OPERATOR  1
+#define NGX_HTTP_HOOKD_ADMIN_PORTAL    2
 
 /* what a request does once its key is good: a content handler's result */
 typedef ngx_int_t (*ngx_http_hookd_key_next_pt)(ngx_http_request_t *r);
@@ -65,7 +71,7 @@ struct ngx_http_hookd_job_s {
     /*
      * KEY_LOOKUP: the 32-byte key hash; SOURCE_LOOKUP: the source id;
      * INGEST: one JSON batch item; ADMIN: the request as JSON,
-     * NUL-terminated
+     * NUL-terminated; TAIL_FETCH: the ids to fetch (tail.sql)
      */
     ngx_str_t                       param;
     ngx_msec_t                      queued_at;
@@ -89,10 +95,11 @@ typedef struct {
 
 typedef struct {
     ngx_flag_t                      ingest;
-    ngx_flag_t                      admin;
+    ngx_flag_t                      admin;     /* NGX_HTTP_HOOKD_ADMIN_* */
     ngx_flag_t                      source;
     size_t                          max_payload;
     ngx_msec_t                      key_cache_ttl;
+    size_t                          tail_buffer;
     ngx_shm_zone_t                 *limit_zone;
     /* failed authentications per client address */
     ngx_shm_zone_t                 *auth_limit_zone;
@@ -115,6 +122,10 @@ typedef struct {
     /* admin: a new secret, shown once in the reply under this name */
     const char                     *reveal_name;
     ngx_str_t                       reveal;
+    /* the live tail: where in the worker's ring its replay starts */
+    uint64_t                        tail_from;
+    void                           *tail_client;
+    unsigned                        tail:1;
     unsigned                        own_response:1;
     unsigned                        error_sent:1;
 } ngx_http_hookd_ctx_t;
@@ -196,6 +207,23 @@ ngx_int_t ngx_http_hookd_auth_limited_by(ngx_http_request_t *r,
 void ngx_http_hookd_auth_failed_by(ngx_http_request_t *r,
     const u_char *bucket);
 
+/* forgets a key (revoked) from this worker's cache */
+void ngx_http_hookd_key_cache_forget(const u_char *hash);
+
+/* ngx_http_hookd_tail.c, ngx_http_hookd_tail_feed.c: the live tail */
+ngx_int_t ngx_http_hookd_tail_init(ngx_cycle_t *cycle,
+    ngx_http_hookd_pool_t *pool);
+void ngx_http_hookd_tail_done(void);
+/* adds "tail" to hookd.admin's request: where a resume starts */
+ngx_int_t ngx_http_hookd_tail_prepare(ngx_http_request_t *r, json_t *req);
+/* hookd.admin allowed the tail: the stream starts, NGX_DONE, or the
+   status to finalize with */
+ngx_int_t ngx_http_hookd_tail_start(ngx_http_request_t *r, const char *json,
+    size_t len);
+/* the LISTEN connection is up (1) or lost (0); a notification it read */
+void ngx_http_hookd_tail_listening(ngx_uint_t up);
+void ngx_http_hookd_tail_feed(const char *payload);
+
 /* ngx_http_hookd_ingest.c */
 ngx_int_t ngx_http_hookd_ingest_handler(ngx_http_request_t *r);
 /* the event joins the next batch: NGX_DONE, or what to finalize with */
@@ -221,7 +249,9 @@ ngx_int_t ngx_http_hookd_admin_secret(ngx_http_request_t *r, json_t *req,
     json_t *body);
 ngx_int_t ngx_http_hookd_admin_source_secret(ngx_http_request_t *r,
     json_t *req, json_t *body);
-ngx_int_t ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req);
+/* a new API key (hk_), or a portal session's token (hkp_) */
+ngx_int_t ngx_http_hookd_admin_key(ngx_http_request_t *r, json_t *req,
+    ngx_uint_t portal);
 ngx_int_t ngx_http_hookd_admin_signing_key(ngx_http_request_t *r,
     json_t *req);
 char *ngx_http_hookd_secret_key_file(ngx_conf_t *cf, ngx_command_t *cmd,

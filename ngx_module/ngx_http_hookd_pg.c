@@ -6,6 +6,10 @@
  *   DOWN -(timer)-> CONNECTING -(PQconnectPoll ok)-> PREPARING -> IDLE
  *   IDLE -(jobs queued)-> BUSY -(all results read)-> IDLE
  *   any -(error, timeout, server gone)-> DOWN, with a growing back-off
+ *
+ * The worker's LISTEN connection (the live tail's) prepares nothing: it
+ * sends LISTEN instead, then stays IDLE, handing each notification to
+ * ngx_http_hookd_tail_feed.c.
  */
 
 #include "ngx_http_hookd_pool.h"
@@ -23,13 +27,15 @@ static void ngx_http_hookd_pg_read(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_done(ngx_http_hookd_pg_t *pc);
 static void ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc,
     ngx_http_hookd_job_rc_e rc);
+static void ngx_http_hookd_pg_notified(ngx_http_hookd_pg_t *pc);
 
 
 void
 ngx_http_hookd_pg_init(ngx_http_hookd_pg_t *pc, ngx_http_hookd_pool_t *pool,
-    ngx_log_t *log)
+    ngx_log_t *log, ngx_uint_t listen)
 {
     pc->pool = pool;
+    pc->listen = listen;
     pc->backoff = NGX_HTTP_HOOKD_BACKOFF_MIN;
     ngx_queue_init(&pc->jobs);
 
@@ -149,7 +155,9 @@ ngx_http_hookd_pg_connect_poll(ngx_http_hookd_pg_t *pc)
         return;
     }
 
-    if (!PQsendQuery(pc->pg, ngx_http_hookd_prepare_sql)) {
+    if (!PQsendQuery(pc->pg, pc->listen ? "LISTEN hookd_tail"
+                                        : ngx_http_hookd_prepare_sql))
+    {
         ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
                       "hookd: preparing statements failed: %s",
                       PQerrorMessage(pc->pg));
@@ -277,11 +285,20 @@ ngx_http_hookd_pg_event(ngx_event_t *ev)
         return;
 
     case NGX_HTTP_HOOKD_PG_IDLE:
-        if (!ev->write && !ngx_http_hookd_pg_idle_alive(pc)) {
+        if (ev->write) {
+            return;
+        }
+
+        if (!ngx_http_hookd_pg_idle_alive(pc)) {
             ngx_log_error(NGX_LOG_WARN, pc->pool->log, 0,
                           "hookd: PostgreSQL closed an idle connection: %s",
                           PQerrorMessage(pc->pg));
             ngx_http_hookd_pg_fail(pc, NGX_HTTP_HOOKD_JOB_UNAVAILABLE);
+            return;
+        }
+
+        if (pc->listen) {
+            ngx_http_hookd_pg_notified(pc);
         }
         return;
 
@@ -365,6 +382,34 @@ ngx_http_hookd_pg_flush(ngx_http_hookd_pg_t *pc)
 }
 
 
+/*
+ * Reads what the socket holds. One PQconsumeInput may leave some of a
+ * large result in the socket, and nginx's events are edge-triggered: no
+ * new edge comes for what is already there. So read again while libpq
+ * still waits for more and the socket has some.
+ */
+static ngx_int_t
+ngx_http_hookd_pg_consume(ngx_http_hookd_pg_t *pc)
+{
+    char  byte;
+
+    for ( ;; ) {
+        if (!PQconsumeInput(pc->pg)) {
+            ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
+                          "hookd: reading from PostgreSQL failed: %s",
+                          PQerrorMessage(pc->pg));
+            return NGX_ERROR;
+        }
+
+        if (!PQisBusy(pc->pg)
+            || recv(PQsocket(pc->pg), &byte, 1, MSG_PEEK | MSG_DONTWAIT) <= 0)
+        {
+            return NGX_OK;
+        }
+    }
+}
+
+
 static void
 ngx_http_hookd_pg_read(ngx_http_hookd_pg_t *pc)
 {
@@ -372,15 +417,24 @@ ngx_http_hookd_pg_read(ngx_http_hookd_pg_t *pc)
     PGresult        *res;
     ExecStatusType   status;
 
-    if (!PQconsumeInput(pc->pg)) {
-        ngx_log_error(NGX_LOG_ERR, pc->pool->log, 0,
-                      "hookd: reading from PostgreSQL failed: %s",
-                      PQerrorMessage(pc->pg));
+    if (ngx_http_hookd_pg_consume(pc) != NGX_OK) {
         ngx_http_hookd_pg_fail(pc, NGX_HTTP_HOOKD_JOB_UNAVAILABLE);
         return;
     }
 
-    while (!PQisBusy(pc->pg)) {
+    for ( ;; ) {
+        if (PQisBusy(pc->pg)) {
+            /* a result parsed may have left input that completes the next */
+            if (ngx_http_hookd_pg_consume(pc) != NGX_OK) {
+                ngx_http_hookd_pg_fail(pc, NGX_HTTP_HOOKD_JOB_UNAVAILABLE);
+                return;
+            }
+
+            if (PQisBusy(pc->pg)) {
+                return;
+            }
+        }
+
         res = PQgetResult(pc->pg);
 
         if (res == NULL) {
@@ -461,11 +515,19 @@ ngx_http_hookd_pg_done(ngx_http_hookd_pg_t *pc)
         }
 
         ngx_log_error(NGX_LOG_INFO, pc->pool->log, 0,
-                      "hookd: connected to PostgreSQL");
+                      pc->listen ? "hookd: listening to PostgreSQL"
+                                 : "hookd: connected to PostgreSQL");
 
         pc->state = NGX_HTTP_HOOKD_PG_IDLE;
         pc->backoff = NGX_HTTP_HOOKD_BACKOFF_MIN;
         pc->planned_at = ngx_current_msec;
+
+        if (pc->listen) {
+            ngx_http_hookd_tail_listening(1);
+            ngx_http_hookd_pg_notified(pc);
+            return;
+        }
+
         ngx_http_hookd_pool_dispatch(pc->pool);
         return;
     }
@@ -522,6 +584,10 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
 
     ngx_http_hookd_pg_close(pc);
 
+    if (pc->listen && pc->state == NGX_HTTP_HOOKD_PG_IDLE) {
+        ngx_http_hookd_tail_listening(0);
+    }
+
     if (pc->state == NGX_HTTP_HOOKD_PG_BUSY && !pc->replanning
         && pc->stmt == NGX_HTTP_HOOKD_STMT_INGEST)
     {
@@ -554,6 +620,19 @@ ngx_http_hookd_pg_fail(ngx_http_hookd_pg_t *pc, ngx_http_hookd_job_rc_e rc)
 }
 
 
+/* the notifications libpq has read, in the order PostgreSQL sent them */
+static void
+ngx_http_hookd_pg_notified(ngx_http_hookd_pg_t *pc)
+{
+    PGnotify  *n;
+
+    while ((n = PQnotifies(pc->pg)) != NULL) {
+        ngx_http_hookd_tail_feed(n->extra);
+        PQfreemem(n);
+    }
+}
+
+
 void
 ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
 {
@@ -568,7 +647,8 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
     /* BUSY first: a failed send is then undone by ngx_http_hookd_pg_fail() */
     pc->state = NGX_HTTP_HOOKD_PG_BUSY;
 
-    /* lookups and admin requests go one by one, ahead of ingest */
+    /* lookups, admin requests and the tail's fetches go one by one,
+       ahead of ingest */
     stmt = NGX_HTTP_HOOKD_STMT_KEY_LOOKUP;
 
     if (ngx_queue_empty(&pool->queue[stmt])) {
@@ -577,6 +657,10 @@ ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc)
 
     if (ngx_queue_empty(&pool->queue[stmt])) {
         stmt = NGX_HTTP_HOOKD_STMT_ADMIN;
+    }
+
+    if (ngx_queue_empty(&pool->queue[stmt])) {
+        stmt = NGX_HTTP_HOOKD_STMT_TAIL_FETCH;
     }
 
     q = &pool->queue[stmt];

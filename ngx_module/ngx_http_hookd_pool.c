@@ -27,13 +27,16 @@ const char  ngx_http_hookd_prepare_sql[] =
     "PREPARE hookd_ingest (jsonb) AS"
     " SELECT * FROM hookd.ingest($1);"
     "PREPARE hookd_admin (jsonb) AS"
-    " SELECT * FROM hookd.admin($1)";
+    " SELECT * FROM hookd.admin($1);"
+    "PREPARE hookd_tail_fetch (text) AS"
+    " SELECT * FROM hookd.tail_fetch($1)";
 
 const char  *ngx_http_hookd_stmt_names[NGX_HTTP_HOOKD_NSTMTS] = {
     "hookd_key_lookup",
     "hookd_source_lookup",
     "hookd_ingest",
-    "hookd_admin"
+    "hookd_admin",
+    "hookd_tail_fetch"
 };
 
 
@@ -69,8 +72,10 @@ ngx_http_hookd_pool_init(ngx_cycle_t *cycle, ngx_http_hookd_main_conf_t *hmcf)
     hmcf->pool = pool;
 
     for (i = 0; i < pool->nconns; i++) {
-        ngx_http_hookd_pg_init(&pool->conns[i], pool, cycle->log);
+        ngx_http_hookd_pg_init(&pool->conns[i], pool, cycle->log, 0);
     }
+
+    ngx_http_hookd_pg_init(&pool->listen, pool, cycle->log, 1);
 
     return NGX_OK;
 }
@@ -88,6 +93,8 @@ ngx_http_hookd_pool_done(ngx_http_hookd_pool_t *pool)
     for (i = 0; i < pool->nconns; i++) {
         ngx_http_hookd_pg_close(&pool->conns[i]);
     }
+
+    ngx_http_hookd_pg_close(&pool->listen);
 
     if (pool->buf) {
         ngx_free(pool->buf);
@@ -152,6 +159,7 @@ ngx_http_hookd_pool_dispatch(ngx_http_hookd_pool_t *pool)
         if (pool->nqueued[NGX_HTTP_HOOKD_STMT_KEY_LOOKUP] == 0
             && pool->nqueued[NGX_HTTP_HOOKD_STMT_SOURCE_LOOKUP] == 0
             && pool->nqueued[NGX_HTTP_HOOKD_STMT_ADMIN] == 0
+            && pool->nqueued[NGX_HTTP_HOOKD_STMT_TAIL_FETCH] == 0
             && pool->ingesting > 0
             && pool->nqueued[NGX_HTTP_HOOKD_STMT_INGEST]
                < pool->hmcf->batch_size)
@@ -244,7 +252,11 @@ ngx_http_hookd_pool_fail_queued(ngx_http_hookd_pool_t *pool,
 }
 
 
-/* Hands each job its row of the result: ingest answers one row per item, in order. */
+/*
+ * Hands each job its row of the result: ingest answers one row per item,
+ * in order. A tail fetch is alone on its statement and gets every row:
+ * its handler's row is their number.
+ */
 void
 ngx_http_hookd_pool_complete(ngx_queue_t *jobs, ngx_http_hookd_job_rc_e rc,
     PGresult *res)
@@ -263,6 +275,9 @@ ngx_http_hookd_pool_complete(ngx_queue_t *jobs, ngx_http_hookd_job_rc_e rc,
 
         if (rc != NGX_HTTP_HOOKD_JOB_OK) {
             job->handler(job, rc, NULL, -1);
+
+        } else if (job->stmt == NGX_HTTP_HOOKD_STMT_TAIL_FETCH) {
+            job->handler(job, NGX_HTTP_HOOKD_JOB_OK, res, rows);
 
         } else if (row < rows) {
             job->handler(job, NGX_HTTP_HOOKD_JOB_OK, res, row);

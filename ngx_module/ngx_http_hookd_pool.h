@@ -45,6 +45,8 @@ typedef struct {
     /* the server turned read-only (a failover under way): reconnect, so
        that a multi-host conninfo finds the one that writes */
     unsigned                        replace:1;
+    /* the worker's LISTEN connection for the live tail: it runs no jobs */
+    unsigned                        listen:1;
 } ngx_http_hookd_pg_t;
 
 
@@ -53,6 +55,7 @@ struct ngx_http_hookd_pool_s {
     ngx_log_t                      *log;
     ngx_http_hookd_pg_t            *conns;
     ngx_uint_t                      nconns;
+    ngx_http_hookd_pg_t             listen;
     ngx_queue_t                     queue[NGX_HTTP_HOOKD_NSTMTS];
     ngx_uint_t                      nqueued[NGX_HTTP_HOOKD_NSTMTS];
     ngx_uint_t                      queued;
@@ -69,7 +72,7 @@ extern const char  *ngx_http_hookd_stmt_names[NGX_HTTP_HOOKD_NSTMTS];
 
 /* ngx_http_hookd_pg.c: one connection */
 void ngx_http_hookd_pg_init(ngx_http_hookd_pg_t *pc,
-    ngx_http_hookd_pool_t *pool, ngx_log_t *log);
+    ngx_http_hookd_pool_t *pool, ngx_log_t *log, ngx_uint_t listen);
 void ngx_http_hookd_pg_close(ngx_http_hookd_pg_t *pc);
 void ngx_http_hookd_pg_send(ngx_http_hookd_pg_t *pc);
 

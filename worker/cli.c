@@ -205,7 +205,7 @@ hookd_cli_keys_create(PGconn *pg, hookd_args_t *a)
         return 1;
     }
 
-    if (hookd_new_api_key(key) != 0) {
+    if (hookd_new_api_key(key, "hk_") != 0) {
         hookd_fail("internal", "no randomness for a new key");
         free(app_id);
         return 1;
@@ -287,10 +287,13 @@ hookd_cli_keys(hookd_args_t *a)
         return 1;
     }
 
-    res = hookd_cli_query(pg, "UPDATE hookd.api_keys"
+    /* the streams the key opened end (sql/functions/tail.sql) */
+    res = hookd_cli_query(pg, "WITH r AS (UPDATE hookd.api_keys"
                           " SET revoked_at = coalesce(revoked_at, now())"
                           " WHERE id = $1"
-                          " RETURNING id, hookd.rfc3339(revoked_at)",
+                          " RETURNING id, revoked_at, key_hash)"
+                          " SELECT r.id, hookd.rfc3339(r.revoked_at),"
+                          " hookd.credential_revoked(r.key_hash) FROM r",
                       1, &a->args[1]);
     rc = 1;
 

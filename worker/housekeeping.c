@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #define HOOKD_PURGE_BATCH    1000
 /* a tick removes at most this many batches; the next tick goes on */
 #define HOOKD_PURGE_BATCHES  100
+/* into each minute: the last batches of the one before have committed */
+#define HOOKD_STATS_DELAY    6.0
 
 
 struct hookd_housekeeping_s {
@@ -20,6 +23,8 @@ struct hookd_housekeeping_s {
     const hookd_config_t   *conf;
     hookd_notify_t         *notify;
     ev_timer                tick;
+    ev_timer                roll;
+    int                     rolling;
     int                     busy;
     int                     purged_batches;
     long                    purged;
@@ -29,6 +34,58 @@ struct hookd_housekeeping_s {
 
 static void hookd_hk_take(hookd_housekeeping_t *hk);
 static void hookd_hk_purge(hookd_housekeeping_t *hk);
+static void hookd_hk_roll_at(hookd_housekeeping_t *hk);
+
+
+static void
+hookd_hk_rolled(void *data, PGresult *res)
+{
+    hookd_housekeeping_t  *hk = data;
+
+    hk->rolling = 0;
+
+    if (res && PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 1) {
+        hookd_log(HOOKD_LOG_INFO, "stats rolled for %s minutes",
+                  PQgetvalue(res, 0, 0));
+    }
+}
+
+
+static void
+hookd_hk_roll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    hookd_housekeeping_t  *hk = w->data;
+
+    /* not connected yet: soon again */
+    if (!hookd_store_ready(hk->store)) {
+        ev_timer_set(&hk->roll, 1.0, 0);
+        ev_timer_start(loop, &hk->roll);
+        return;
+    }
+
+    if (!hk->rolling) {
+        hk->rolling = 1;
+
+        if (hookd_store_exec(hk->store, "hookd_stats_roll", 0, NULL,
+                             hookd_hk_rolled, hk) != 0)
+        {
+            hk->rolling = 0;
+        }
+    }
+
+    hookd_hk_roll_at(hk);
+}
+
+
+/* the next minute, HOOKD_STATS_DELAY seconds in */
+static void
+hookd_hk_roll_at(hookd_housekeeping_t *hk)
+{
+    ev_tstamp  now = ev_now(hk->loop);
+
+    ev_timer_set(&hk->roll, 60.0 - fmod(now, 60.0) + HOOKD_STATS_DELAY, 0);
+    ev_timer_start(hk->loop, &hk->roll);
+}
 
 
 static void
@@ -240,6 +297,11 @@ hookd_housekeeping_new(struct ev_loop *loop, hookd_store_t *store,
     hk->tick.data = hk;
     ev_timer_start(loop, &hk->tick);
 
+    /* at start too: the minutes closed while no hookd ran */
+    ev_timer_init(&hk->roll, hookd_hk_roll, 1.0, 0);
+    hk->roll.data = hk;
+    ev_timer_start(loop, &hk->roll);
+
     return hk;
 }
 
@@ -256,6 +318,7 @@ void
 hookd_housekeeping_stop(hookd_housekeeping_t *hk)
 {
     ev_timer_stop(hk->loop, &hk->tick);
+    ev_timer_stop(hk->loop, &hk->roll);
 }
 
 
@@ -264,6 +327,7 @@ hookd_housekeeping_free(hookd_housekeeping_t *hk)
 {
     if (hk) {
         ev_timer_stop(hk->loop, &hk->tick);
+        ev_timer_stop(hk->loop, &hk->roll);
         hookd_notify_free(hk->notify);
         json_decref(hk->taken);
         free(hk);

@@ -2,7 +2,9 @@
  * The housekeeping tick of hookd run (housekeeping_interval): notices of
  * endpoints with many dead letters, the notification outbox sent to the
  * operator (at most one message per channel per tick, however many
- * notifications are waiting), and retention in small batches.
+ * notifications are waiting), and retention in small batches. And, a few
+ * seconds into each minute, the stats of the minute that closed
+ * (hookd.stats_roll, sql/functions/stats.sql).
  */
 
 #ifndef HOOKD_HOUSEKEEPING_H

@@ -91,7 +91,8 @@ static const char  hookd_store_prepare[] =
     "PREPARE hookd_notifications_done (jsonb, text) AS"
     " SELECT hookd.notifications_done($1, $2);"
     "PREPARE hookd_purge (double precision, integer) AS"
-    " SELECT hookd.purge($1, $2)";
+    " SELECT hookd.purge($1, $2);"
+    "PREPARE hookd_stats_roll AS SELECT hookd.stats_roll()";
 
 
 static void hookd_store_connect(hookd_store_t *s);

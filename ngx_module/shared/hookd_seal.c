@@ -99,16 +99,17 @@ hookd_unbase64(const char *in, unsigned char *out, size_t max)
 
 
 int
-hookd_new_api_key(char *out)
+hookd_new_api_key(char *out, const char *prefix)
 {
+    size_t         n = strlen(prefix);
     unsigned char  raw[32];
 
-    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+    if (n > 4 || RAND_bytes(raw, sizeof(raw)) != 1) {
         return -1;
     }
 
-    memcpy(out, "hk_", 3);
-    hookd_base64url(raw, sizeof(raw), out + 3);
+    memcpy(out, prefix, n);
+    hookd_base64url(raw, sizeof(raw), out + n);
 
     return 0;
 }

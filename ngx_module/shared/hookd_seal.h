@@ -19,8 +19,11 @@ size_t hookd_base64url(const unsigned char *in, size_t len, char *out);
 /* -1 if not valid standard base64 or longer than max */
 long hookd_unbase64(const char *in, unsigned char *out, size_t max);
 
-/* "hk_" + base64url of 32 random bytes; out holds at least 48 bytes */
-int hookd_new_api_key(char *out);
+/*
+ * prefix ("hk_" for API keys, "hkp_" for portal session tokens) + base64url
+ * of 32 random bytes; out holds at least 48 bytes
+ */
+int hookd_new_api_key(char *out, const char *prefix);
 
 /* whsec_ + base64 of 32 random bytes; out holds at least 64 bytes */
 int hookd_new_endpoint_secret(char *out);

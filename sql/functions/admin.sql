@@ -7,10 +7,15 @@
 -- resource has its file (admin_<resource>.sql), and this one holds the
 -- router and what the resources share.
 --
--- request: {"key": hex SHA-256 of the API key, "method": "GET", "path":
---   "/v1/apps/…", "query": {"limit": "10", …}, "body": {…} or null,
---   "new_secret": {"sealed": "v1.…"} or null,
---   "new_key": {"hash": hex SHA-256, "prefix": "hk_…"} or null}
+-- request: {"key": hex SHA-256 of the API key or portal session token,
+--   "method": "GET", "path": "/v1/apps/…", "query": {"limit": "10", …},
+--   "body": {…} or null, "new_secret": {"sealed": "v1.…"} or null,
+--   "new_key": {"hash": hex SHA-256, "prefix": "hk_…"} or null,
+--   "tail": {"from": a Last-Event-ID} or {} for the live tail, or null}
+--
+-- A portal session's token (sql/functions/admin_portal_sessions.sql) is
+-- authorized as an admin key of its application would be, then kept to
+-- the routes of hookd.portal_route.
 
 -- Raises an error that hookd.admin answers with this status and
 -- {"error": {"code": code, "message": message}}.
@@ -177,6 +182,8 @@ RETURNS TABLE (o_status integer, o_body text)
 LANGUAGE plpgsql AS $$
 DECLARE
     k       hookd.api_keys;
+    p       hookd.portal_sessions;
+    portal  boolean := false;
     a       hookd.applications;
     seg     text[];
     method  text := req->>'method';
@@ -189,8 +196,24 @@ DECLARE
 BEGIN
     SELECT * INTO k FROM hookd.api_keys WHERE key_hash = decode(req->>'key', 'hex');
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 401, hookd.api_error('unauthorized', 'unknown API key')::text;
-        RETURN;
+        SELECT * INTO p FROM hookd.portal_sessions
+         WHERE token_hash = decode(req->>'key', 'hex');
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 401, hookd.api_error('unauthorized', 'unknown API key')::text;
+            RETURN;
+        ELSIF p.revoked_at IS NOT NULL THEN
+            RETURN QUERY SELECT 403, hookd.api_error('forbidden',
+                                                     'this portal session was revoked')::text;
+            RETURN;
+        ELSIF p.expires_at <= now() THEN
+            RETURN QUERY SELECT 403, hookd.api_error('forbidden',
+                                                     'this portal session has expired')::text;
+            RETURN;
+        END IF;
+        portal := true;
+        k.app_id := p.app_id;
+        k.scopes := ARRAY['admin'];
+        k.expires_at := p.expires_at;
     ELSIF k.revoked_at IS NOT NULL THEN
         RETURN QUERY SELECT 403, hookd.api_error('forbidden', 'this API key was revoked')::text;
         RETURN;
@@ -208,6 +231,9 @@ BEGIN
     BEGIN
         IF cardinality(seg) < 2 OR seg[1] <> 'v1' OR seg[2] <> 'apps' THEN
             PERFORM hookd.api_fail(404, 'not_found', 'no such route');
+        END IF;
+        IF portal THEN
+            body := hookd.portal_route(p, method, seg, body);
         END IF;
         IF cardinality(seg) = 2 THEN
             SELECT * INTO o_status, reply FROM hookd.api_applications(k, method, q, body);
@@ -233,6 +259,14 @@ BEGIN
             ELSIF seg[4] = 'sources' THEN
                 SELECT * INTO o_status, reply
                   FROM hookd.api_sources(a, method, seg, q, body, req);
+            ELSIF seg[4] = 'portal-sessions' THEN
+                SELECT * INTO o_status, reply
+                  FROM hookd.api_portal_sessions(a, method, seg, q, body, req);
+            ELSIF seg[4] = 'stats' THEN
+                SELECT * INTO o_status, reply FROM hookd.api_stats(a, method, seg, q);
+            ELSIF seg[4] = 'tail' THEN
+                SELECT * INTO o_status, reply
+                  FROM hookd.api_tail(a, method, seg, req, k.expires_at);
             ELSE
                 PERFORM hookd.api_fail(404, 'not_found', 'no such route');
             END IF;

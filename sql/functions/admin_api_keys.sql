@@ -75,6 +75,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM hookd.api_fail(404, 'not_found', format('no API key "%s"', seg[5]));
     END IF;
+    PERFORM hookd.credential_revoked(nk.key_hash);
     status := 204;
 END
 $$;

@@ -51,6 +51,7 @@ BEGIN
           INTO status, reply
           FROM (SELECT * FROM hookd.deliveries d
                  WHERE d.app_id = a.id
+                   AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
                    AND (q->>'cursor' IS NULL OR d.id < q->>'cursor')
                    AND (q->>'status' IS NULL OR d.status = q->>'status')
                    AND (q->>'endpoint_id' IS NULL OR d.endpoint_id = q->>'endpoint_id')
@@ -76,6 +77,7 @@ BEGIN
         UPDATE hookd.deliveries d
            SET status = 'pending', next_attempt_at = now(), updated_at = now()
          WHERE d.app_id = a.id AND d.status = wanted
+           AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
            AND (body->>'endpoint_id' IS NULL OR d.endpoint_id = body->>'endpoint_id')
            AND (since IS NULL OR d.created_at >= since)
            AND (until_ IS NULL OR d.created_at < until_);
@@ -88,7 +90,9 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT * INTO dl FROM hookd.deliveries d WHERE d.app_id = a.id AND d.id = seg[5];
+    SELECT * INTO dl FROM hookd.deliveries d
+     WHERE d.app_id = a.id AND d.id = seg[5]
+       AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id);
     IF NOT FOUND THEN
         PERFORM hookd.api_fail(404, 'not_found', format('no delivery "%s"', seg[5]));
     END IF;

@@ -278,6 +278,7 @@ BEGIN
               INTO status, reply
               FROM (SELECT * FROM hookd.endpoints e
                      WHERE e.app_id = a.id
+                       AND hookd.portal_sees_endpoint(e.app_id, e.id)
                        AND (q->>'status' IS NULL OR e.status = q->>'status')
                        AND (q->>'cursor' IS NULL OR e.id < q->>'cursor')
                      ORDER BY e.id DESC LIMIT lim + 1) x;
@@ -310,7 +311,9 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT * INTO ep FROM hookd.endpoints e WHERE e.app_id = a.id AND e.id = seg[5];
+    SELECT * INTO ep FROM hookd.endpoints e
+     WHERE e.app_id = a.id AND e.id = seg[5]
+       AND hookd.portal_sees_endpoint(e.app_id, e.id);
     IF NOT FOUND THEN
         PERFORM hookd.api_fail(404, 'not_found', format('no endpoint "%s"', seg[5]));
     END IF;
@@ -496,12 +499,14 @@ BEGIN
             PERFORM hookd.api_fail(409, 'endpoint_disabled',
                 'the endpoint is disabled; resume it first');
         END IF;
-        INSERT INTO hookd.events (app_id, event_type, payload, source)
+        -- carrying a portal session's labels, the test shows in its view
+        INSERT INTO hookd.events (app_id, event_type, payload, labels, source)
         VALUES (a.id, coalesce(body->>'event_type', 'hookd.test'),
                 coalesce(body->'payload',
                          jsonb_build_object('message', 'a test event from hookd')),
-                'test')
+                coalesce(hookd.portal_labels(), '{}'), 'test')
         RETURNING * INTO ev;
+        PERFORM hookd.tail_notify('e', ARRAY[a.id], ARRAY[ev.id]);
         INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
         VALUES (a.id, ev.id, ep.id) RETURNING * INTO dl;
         PERFORM pg_notify('hookd_deliveries', '');

@@ -34,6 +34,7 @@ BEGIN
           INTO status, reply
           FROM (SELECT * FROM hookd.events e
                  WHERE e.app_id = a.id
+                   AND hookd.portal_sees_event(e.labels)
                    AND (q->>'cursor' IS NULL OR e.id < q->>'cursor')
                    AND (q->>'event_type' IS NULL OR e.event_type = q->>'event_type')
                    AND (q->>'source' IS NULL OR e.source = q->>'source')
@@ -49,7 +50,8 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT * INTO ev FROM hookd.events e WHERE e.app_id = a.id AND e.id = seg[5];
+    SELECT * INTO ev FROM hookd.events e
+     WHERE e.app_id = a.id AND e.id = seg[5] AND hookd.portal_sees_event(e.labels);
     IF NOT FOUND THEN
         PERFORM hookd.api_fail(404, 'not_found', format('no event "%s"', seg[5]));
     END IF;
@@ -63,6 +65,7 @@ BEGIN
           INTO status, reply
           FROM (SELECT * FROM hookd.deliveries d
                  WHERE d.app_id = a.id AND d.event_id = ev.id
+                   AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
                    AND (q->>'cursor' IS NULL OR d.id < q->>'cursor')
                  ORDER BY d.id DESC LIMIT lim + 1) x;
     ELSE

@@ -121,7 +121,11 @@ BEGIN
         SELECT f.app_id, f.id, f.endpoint_id, f.n, f.started_at, f.ms,
                f.status_code, f.error, f.class, f.body, f.worker
           FROM fenced f
-        RETURNING 1
+        RETURNING app_id, id
+    ), tailed AS (
+        -- what the live tail fetches (sql/functions/tail.sql)
+        SELECT hookd.tail_notify('d', array_agg(t.app_id), array_agg(t.id)) AS n
+          FROM att t
     ), per_endpoint AS (
         SELECT o.app_id, o.endpoint_id,
                bool_or(o.disable) AS gone,
@@ -228,6 +232,7 @@ BEGIN
           FROM moved m WHERE m.opened AND m.disable_reason IS NULL
     )
     SELECT (SELECT count(*) FROM att) + 0 * (SELECT count(*) FROM notified)
+           + 0 * (SELECT count(*) FROM tailed)
       INTO recorded;
 
     RETURN recorded;

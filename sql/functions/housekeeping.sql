@@ -6,7 +6,8 @@
 -- as old. Each call is one short transaction that locks only the rows it
 -- removes (SKIP LOCKED: it never waits); hookd calls it again while it
 -- returns a full batch. Events still being delivered wait for their
--- deliveries to end.
+-- deliveries to end. Stats minutes and portal sessions that ended as long
+-- ago go too.
 CREATE OR REPLACE FUNCTION hookd.purge(older_than_seconds double precision,
                                       batch integer)
 RETURNS integer LANGUAGE plpgsql AS $$
@@ -39,6 +40,19 @@ BEGIN
         GET DIAGNOSTICS n = ROW_COUNT;
         removed := removed + n;
     END LOOP;
+
+    -- the stats of minutes as old
+    DELETE FROM hookd.stats_minutes
+     WHERE (app_id, endpoint_id, minute) IN (
+           SELECT app_id, endpoint_id, minute FROM hookd.stats_minutes
+            WHERE minute < cutoff LIMIT batch);
+
+    -- portal sessions that ended (expired or revoked) as long ago
+    DELETE FROM hookd.portal_sessions
+     WHERE coalesce(revoked_at, expires_at) < cutoff
+       AND (app_id, id) IN (SELECT app_id, id FROM hookd.portal_sessions
+                             WHERE coalesce(revoked_at, expires_at) < cutoff
+                             LIMIT batch);
 
     DELETE FROM hookd.notifications
      WHERE sent_at < cutoff

@@ -1,4 +1,5 @@
--- state: 'active', 'revoked' or 'expired'; no row for an unknown key.
+-- state: 'active', 'revoked' or 'expired'; no row for an unknown key. A
+-- portal session's token (hkp_) answers with the scope 'portal'.
 CREATE OR REPLACE FUNCTION hookd.key_lookup(hash bytea)
 RETURNS TABLE (o_key_id text, o_app_id text, o_scopes text, o_state text)
 LANGUAGE sql STABLE AS $$
@@ -8,6 +9,13 @@ LANGUAGE sql STABLE AS $$
                 ELSE 'active' END
       FROM hookd.api_keys k
      WHERE k.key_hash = hash
+    UNION ALL
+    SELECT p.id, p.app_id, 'portal',
+           CASE WHEN p.revoked_at IS NOT NULL THEN 'revoked'
+                WHEN p.expires_at <= now() THEN 'expired'
+                ELSE 'active' END
+      FROM hookd.portal_sessions p
+     WHERE p.token_hash = hash
 $$;
 
 -- One nginx worker's group commit: the events of many requests (and of
@@ -169,6 +177,10 @@ BEGIN
         -- one wake-up per transaction, never one per event
         SELECT pg_notify('hookd_deliveries', '')
          WHERE EXISTS (SELECT 1 FROM fan)
+    ), tailed AS (
+        -- what the live tail fetches (sql/functions/tail.sql)
+        SELECT hookd.tail_notify('e', array_agg(t.app_id), array_agg(t.id)) AS n
+          FROM ins t
     )
     SELECT j.n, j.app_id, j.ikey, j.source,
            decode(j.item->>'request_hash', 'hex') AS hash,
@@ -210,6 +222,7 @@ BEGIN
                       AND e.idempotency_key = j.ikey) x
             LIMIT 1) orig ON mine.id IS NULL AND j.refused IS NULL
      CROSS JOIN (SELECT count(*) FROM woken) w
+     CROSS JOIN tailed
      ORDER BY j.n
     LOOP
         o_n := r.n;

@@ -13,7 +13,7 @@ import time
 import psycopg
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.path.join(ROOT, "build")
+BUILD = os.environ.get("HOOKD_BUILD", os.path.join(ROOT, "build"))
 HOOKD = os.path.join(BUILD, "hookd")
 MODULE = os.path.join(BUILD, "ngx_http_hookd_module.so")
 PG_BIN = "/usr/lib/postgresql/15/bin"
@@ -174,6 +174,14 @@ http {{
         location /limited/v1/apps {{
             hookd_admin;
             hookd_rate_limit admin_limit;
+        }}
+        # the public side: portal session tokens only
+        location /portal/ {{
+            hookd_admin portal;
+        }}
+        location /small/ {{
+            hookd_admin;
+            hookd_tail_buffer 64k;
         }}
         location /in/ {{
             hookd_source;

@@ -67,6 +67,8 @@ class Tenant:
         self.src = ok(api("POST", self.base + "/sources", {
             "name": "github", "provider": "github",
             "secret": "It's a Secret to Everybody"}), 201)["id"]
+        self.session = ok(api("POST", self.base + "/portal-sessions", {}),
+                          201)["id"]
         self.event = self.ingest("invoice.paid", {"n": 1})
         self.delivery = ok(api("GET", self.base + "/deliveries"))["data"][0]
 
@@ -117,6 +119,11 @@ class Tenant:
             ("GET", f"{b}/deliveries/{self.delivery['id']}", None),
             ("POST", f"{b}/deliveries/{self.delivery['id']}/retry", None),
             ("POST", b + "/deliveries/retry", {}),
+            ("GET", b + "/portal-sessions", None),
+            ("POST", b + "/portal-sessions", {"ttl_seconds": 600}),
+            ("GET", f"{b}/portal-sessions/{self.session}", None),
+            ("DELETE", f"{b}/portal-sessions/{self.session}", None),
+            ("GET", b + "/stats", None),
         ]
 
 
@@ -678,10 +685,11 @@ def test_openapi_documents_every_route_and_nothing_else(operator):
     t = Tenant(operator)
     ids = {t.id: "{app}", t.ep: "{endpoint_id}", t.key_id: "{key_id}",
            t.event["id"]: "{event_id}", t.delivery["id"]: "{delivery_id}",
-           t.src: "{source_id}",
+           t.src: "{source_id}", t.session: "{session_id}",
            "invoice.paid": "{name}"}
+    # the tail, a stream, has tests of its own (test_tail.py)
     tested = {("GET", "/v1/apps"), ("POST", "/v1/apps"),
-              ("POST", "/v1/events")}
+              ("POST", "/v1/events"), ("GET", "/v1/apps/{app}/tail")}
     for method, route, _ in t.routes():
         for value, name in ids.items():
             route = route.replace(value, name)

@@ -80,12 +80,16 @@ makes_api_keys(void **state)
 {
     char  a[64], b[64];
 
-    assert_int_equal(hookd_new_api_key(a), 0);
-    assert_int_equal(hookd_new_api_key(b), 0);
+    assert_int_equal(hookd_new_api_key(a, "hk_"), 0);
+    assert_int_equal(hookd_new_api_key(b, "hk_"), 0);
     assert_int_equal(strlen(a), 3 + 43);
     assert_memory_equal(a, "hk_", 3);
     assert_string_not_equal(a, b);
     assert_null(strpbrk(a, "+/="));
+
+    assert_int_equal(hookd_new_api_key(a, "hkp_"), 0);
+    assert_int_equal(strlen(a), 4 + 43);
+    assert_memory_equal(a, "hkp_", 4);
 }
 
 
