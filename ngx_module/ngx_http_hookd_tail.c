@@ -14,6 +14,7 @@
 static ngx_int_t ngx_http_hookd_tail_append(ngx_http_hookd_tail_client_t *c,
     ngx_str_t *to, size_t *cap, const u_char *data, size_t len);
 static void ngx_http_hookd_tail_flush(ngx_http_hookd_tail_client_t *client);
+
 static void ngx_http_hookd_tail_write(ngx_http_request_t *r);
 static void ngx_http_hookd_tail_unregister(
     ngx_http_hookd_tail_client_t *client);
@@ -393,14 +394,27 @@ ngx_http_hookd_tail_message(ngx_http_hookd_tail_client_t *client,
         return;
     }
 
+    /*
+     * Sent once the fetch's rows are all in: one write for all of them;
+     * sooner when they would fill half of its buffer, which is for a
+     * client that does not read, not for one fetch's worth.
+     */
+    if (client->pend.len + msg->len > client->limit / 2) {
+        ngx_http_hookd_tail_flush(client);
+    }
+
     if (ngx_http_hookd_tail_append(client, &client->pend, &client->pend_cap,
                                    msg->data, msg->len)
         != NGX_OK)
     {
         ngx_http_hookd_tail_drop(client, 0);
-        return;
     }
+}
 
+
+void
+ngx_http_hookd_tail_send(ngx_http_hookd_tail_client_t *client, void *data)
+{
     ngx_http_hookd_tail_flush(client);
 }
 

@@ -114,8 +114,12 @@ void ngx_http_hookd_tail_each(ngx_http_hookd_tail_each_pt handler,
     void *data);
 
 /* ngx_http_hookd_tail.c */
+/* adds a message to what the client is to be sent */
 void ngx_http_hookd_tail_message(ngx_http_hookd_tail_client_t *client,
     ngx_str_t *id, json_t *labels, ngx_str_t *msg);
+/* sends what it has: for each client, once per fetch */
+void ngx_http_hookd_tail_send(ngx_http_hookd_tail_client_t *client,
+    void *data);
 void ngx_http_hookd_tail_replayed(ngx_http_hookd_tail_client_t *client,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int rows);
 ngx_uint_t ngx_http_hookd_tail_wants_labels(

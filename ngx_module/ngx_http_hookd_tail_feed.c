@@ -537,6 +537,8 @@ ngx_http_hookd_tail_fetched(ngx_http_hookd_job_t *job,
         ngx_free(msg.data);
     }
 
+    ngx_http_hookd_tail_each(ngx_http_hookd_tail_send, NULL);
+
     /* the one filled meanwhile goes next */
     f->len = 0;
     swap_lines = feed->fetch[0].lines;

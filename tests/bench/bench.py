@@ -184,6 +184,97 @@ def fanout(pg, hookd, nginx, base):
                  for n in ("fanout", "filtered"))
 
 
+TAIL_CLIENTS = 50
+
+
+def tail_clients(nginx, app, key, n):
+    """n curl processes reading the live tail of app (to /dev/null)."""
+    procs = [subprocess.Popen(
+        ["curl", "-sN", "-o", "/dev/null", "-H", f"Authorization: Bearer {key}",
+         f"{nginx.url}/v1/apps/{app}/tail"]) for _ in range(n)]
+    time.sleep(1)
+    return procs
+
+
+def tail_bench(pg, hookd, nginx, base, key):
+    """Ingest with no tail client, with 50 tailing another application
+    (what the feed costs: notifications, the ring) and with 50 tailing the
+    application ingested (each event fetched once and written 50 times),
+    alternately; then, at half the rate ingest sustains, the time from
+    each event's sending to its arrival at a tail client."""
+    hookd("apps", "create", "watched")
+    admin = hookd("keys", "create", "--app", "bench", "--scope", "admin")["key"]
+    other = hookd("keys", "create", "--app", "watched", "--scope",
+                  "admin")["key"]
+    script = lua(os.path.join(base, "post.lua"), key)
+    runs = {"none": [], "other": [], "same": []}
+    for mode in ("none", "other", "same") * 2:
+        procs = [] if mode == "none" else tail_clients(
+            nginx, "bench" if mode == "same" else "watched",
+            admin if mode == "same" else other, TAIL_CLIENTS)
+        runs[mode].append(wrk(nginx.url + "/v1/events", script,
+                              duration=max(DURATION // 2, 2)))
+        alive = sum(p.poll() is None for p in procs)
+        for p in procs:
+            p.kill()
+            p.wait()
+        if procs:
+            runs[mode][-1]["alive"] = alive
+    out = {m: {"rps": sum(x["rps"] for x in r) / len(r),
+               "errors": sum(x["errors"] for x in r),
+               "alive": min((x.get("alive", 0) for x in r), default=0)}
+           for m, r in runs.items()}
+    out["latency"] = tail_latency(nginx, base, key, admin,
+                                  out["none"]["rps"] / 2)
+    return out
+
+
+def tail_latency(nginx, base, key, admin, rate):
+    """One tail client; each event's payload says when wrk sent it."""
+    import http.client
+    import threading
+    arrived = []
+    conn = http.client.HTTPConnection("127.0.0.1", nginx.port, timeout=60)
+    conn.request("GET", "/v1/apps/bench/tail",
+                 headers={"Authorization": f"Bearer {admin}"})
+    resp = conn.getresponse()
+
+    def read():
+        try:
+            while True:
+                line = resp.readline()
+                if not line:
+                    return
+                if line.startswith(b"data: {\"id\": \"evt_"):
+                    t = time.time()
+                    sent = json.loads(line[6:])["payload"].get("sent_at")
+                    if sent:
+                        arrived.append((t - float(sent)) * 1000)
+        except (OSError, ValueError, AttributeError,
+                http.client.HTTPException):
+            return
+
+    th = threading.Thread(target=read, daemon=True)
+    th.start()
+    time.sleep(0.5)
+    paced = lua(os.path.join(base, "tail.lua"), key, delay_ms=10, stamp=True)
+    conns = max(4, round(rate * 0.012))
+    probe = wrk(nginx.url + "/v1/events", paced, connections=conns,
+                duration=3)
+    conns = max(4, round(conns * rate / probe["rps"]))
+    del arrived[:]
+    w = wrk(nginx.url + "/v1/events", paced, connections=conns,
+            duration=DURATION)
+    time.sleep(1)
+    lat = sorted(arrived)
+    conn.sock.shutdown(2)
+    th.join(5)
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]
+    return {"rps": w["rps"], "asked": rate, "n": len(lat),
+            "p50": pick(0.5), "p99": pick(0.99), "ingest_p50": w["p50"],
+            "ingest_p99": w["p99"]}
+
+
 def lua(path, key, delay_ms=None, stamp=False):
     """A wrk script posting BODY. With `stamp`, each request is built as
     it is sent, and its payload carries that moment (`sent_at`, seconds
@@ -276,6 +367,7 @@ def main():
         # event passes (the same deliveries written, plus the filters' cost)
         results["fanout"], results["filtered"] = fanout(pg, hookd, nginx,
                                                         base)
+        results["tail"] = tail_bench(pg, hookd, nginx, base, key)
 
         # fixed rate: connections x 1000 / (delay + latency) ~ 5k/s
         paced = lua(os.path.join(base, "paced.lua"), key, delay_ms=10)
@@ -609,6 +701,7 @@ def write_report(r):
     ing, ret, paced = r["ingest"], r["return202"], r["paced"]
     keyed, src = r["keyed"], r["source"]
     fan, flt = r["fanout"], r["filtered"]
+    tl = r["tail"]
     vs_pgbench = ing["rps"] / r["pgbench"]
     vs_return = ing["rps"] / ret["rps"]
     today = datetime.date.today().isoformat()
@@ -623,6 +716,9 @@ def write_report(r):
         | latency at full load | p50 {ing['p50']:.2f} ms, p99 {ing['p99']:.2f} ms | `return 202`: p99 {ret['p99']:.2f} ms | | |
         | durable events/s through `POST /in/<stripe source>`, each signed and verified, its own event id | {src['rps']:.0f} | `POST /v1/events` with a new `Idempotency-Key` on every request, same load: {keyed['rps']:.0f} | {src['rps'] / keyed['rps']:.2f}x | >= 0.9x |
         | durable events/s to 10 endpoints, each with a filter of 4 clauses every event passes | {flt['rps']:.0f} | the same 10 endpoints without filters, same load (2 alternating runs each): {fan['rps']:.0f} | {flt['rps'] / fan['rps']:.2f}x | >= 0.8x |
+        | durable events/s with {TAIL_CLIENTS} clients of the live tail connected, tailing another application ({tl['other']['alive']} still connected at the end) | {tl['other']['rps']:.0f} | no tail client, same load (2 alternating runs each): {tl['none']['rps']:.0f} | {tl['other']['rps'] / tl['none']['rps']:.2f}x | >= 0.9x |
+        | same, the {TAIL_CLIENTS} tailing the application ingested: every event written to each ({tl['same']['alive']} still connected at the end) | {tl['same']['rps']:.0f} | no tail client: {tl['none']['rps']:.0f} | {tl['same']['rps'] / tl['none']['rps']:.2f}x | |
+        | sent by wrk -> arrival at a tail client, at half the rate without tail clients: {tl['latency']['rps']:.0f} events/s (asked {tl['latency']['asked']:.0f}; {tl['latency']['n']} events) | p50 {tl['latency']['p50']:.1f} ms, p99 {tl['latency']['p99']:.1f} ms | the 202 itself, same run: p50 {tl['latency']['ingest_p50']:.2f} ms, p99 {tl['latency']['ingest_p99']:.2f} ms | | |
         | CPU per 1 000 events ingested (the full-load run; wrk not counted) | nginx {ing.get('nginx_cpu_per_1000', float('nan')):.3f} s, PostgreSQL {ing.get('pg_cpu_per_1000', float('nan')):.3f} s | | | |
 
         Rows stored during the ingest run: {ing['stored']} (wrk counted

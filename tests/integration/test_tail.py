@@ -291,3 +291,11 @@ def test_a_reload_ends_streams_for_their_clients_to_resume(operator, nginx):
     time.sleep(0.5)
     r = tail(nginx, t, last_event_id=first).ready()
     r.wait(lambda r: missed in r.ids())
+
+
+def test_a_quiet_stream_has_heartbeats(operator, nginx):
+    t = Tenant(operator)
+    s = tail(nginx, t).ready()
+    s.wait(lambda s: s.comments >= 1, timeout=20)
+    assert not s.ended.is_set()
+    s.close()
