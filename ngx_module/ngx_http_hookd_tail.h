@@ -135,6 +135,21 @@ void ngx_http_hookd_tail_tick(ngx_http_hookd_tail_client_t *client,
     void *data);
 void ngx_http_hookd_tail_revoked(ngx_http_hookd_tail_client_t *client,
     void *data);
+/* ngx_http_hookd_tail_send.c */
+/* adds to what the client is to be sent; NGX_DECLINED past its buffer */
+ngx_int_t ngx_http_hookd_tail_append(ngx_http_hookd_tail_client_t *client,
+    ngx_str_t *to, size_t *cap, const u_char *data, size_t len);
+/* a message without an id, which leaves the client's Last-Event-ID be */
+ngx_int_t ngx_http_hookd_tail_event(ngx_http_hookd_tail_client_t *client,
+    const char *event, const char *fmt, ...);
+void ngx_http_hookd_tail_flush(ngx_http_hookd_tail_client_t *client);
+/* the request's write handler while it streams */
+void ngx_http_hookd_tail_write(ngx_http_request_t *r);
+/* the posted end of a stream (client->finish's handler) */
+void ngx_http_hookd_tail_finish(ngx_event_t *ev);
+/* the request's cleanup: the client leaves the feed, its buffers go */
+void ngx_http_hookd_tail_cleanup(void *data);
+
 /* an SSE message: id, event and data lines, and the blank line */
 ngx_int_t ngx_http_hookd_tail_format(ngx_str_t *out, const char *id,
     size_t id_len, const char *event, const char *data, size_t data_len);
