@@ -33,7 +33,12 @@ all: build
 deps:
 	@sh conf/scripts/deps.sh
 
-build: deps $(BUILD)/ngx_http_hookd_module.so $(BUILD)/hookd
+build: deps $(BUILD)/ngx_http_hookd_module.so $(BUILD)/hookd $(BUILD)/web/index.html
+
+# the dashboard: static files, served by stock nginx at /ui/ (docs/dashboard.md)
+WEB_SRCS := $(wildcard web/*.html web/*.css web/js/*.js)
+$(BUILD)/web/index.html: $(WEB_SRCS)
+	rm -rf $(BUILD)/web && mkdir -p $(BUILD) && cp -r web $(BUILD)/web
 
 # The module is built against Debian's nginx sources (nginx-dev) with the
 # same configure flags as /usr/sbin/nginx, so that the stock binary loads it.
@@ -102,7 +107,8 @@ fuzz: deps $(FUZZERS)
 	    $$f -runs=$(FUZZ_RUNS) -max_len=4096 $(BUILD)/fuzz/corpus-$$n tests/fuzz/corpus/$$n \
 	        2>&1 | tail -1; done
 
-# the libraries pinned in tests/js/package-lock.json (npm's standardwebhooks)
+# the libraries pinned in tests/js/package-lock.json (npm's standardwebhooks,
+# playwright-core for the dashboard's tests in Debian's chromium)
 tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
 	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
 

@@ -10,7 +10,7 @@ PKGS="build-essential pkg-config nginx nginx-dev libpcre2-dev zlib1g-dev
       python3-psycopg python3-requests python3-aiosmtpd wrk curl procps
       python3-yaml python3-cryptography postgresql-15-plpgsql-check clang
       libclang-rt-14-dev
-      openssl"
+      openssl chromium"
 
 missing=""
 for p in $PKGS; do

@@ -75,6 +75,7 @@ if [ ! -s "$HOOKD_SECRET_KEY_FILE" ]; then
 fi
 
 sed -e "s|@MODULE@|$ROOT/build/ngx_http_hookd_module.so|" -e "s|@DIR@|$RUN|g" \
+    -e "s|@ROOT@|$ROOT|g" \
     -e "s|@PORT@|$PORT|" -e "s|@DATABASE@|$DATABASE_URL|" \
     -e "s|@SECRET_KEY@|$HOOKD_SECRET_KEY_FILE|" \
     "$ROOT/conf/nginx.run.conf" > "$RUN/nginx/nginx.conf"
@@ -99,6 +100,8 @@ cat <<MSG
 
 hookd is running.
   ingest:      POST http://127.0.0.1:$PORT/v1/events
+  dashboard:   http://127.0.0.1:$PORT/ui/
+  log in:      http://127.0.0.1:$PORT/ui/#/login?key=$ADMIN_KEY
   admin API:   http://127.0.0.1:$PORT/v1/apps (docs/openapi.yaml)
   sources:     POST http://127.0.0.1:$PORT/in/<source id> (docs/sources.md)
   database:    $DATABASE_URL

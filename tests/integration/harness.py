@@ -195,6 +195,10 @@ http {{
             hookd_max_payload 64k;
             hookd_key_cache_ttl 1s;
         }}
+        location /ui/ {{
+            alias {web}/;
+            types {{ text/html html; text/css css; text/javascript js; }}
+        }}
         location = /noop {{ return 202; }}
         location = /recv {{
             access_log {dir}/recv.log hookd_recv;
@@ -223,6 +227,7 @@ class Nginx:
                                       conninfo=conninfo, port=self.port,
                                       workers=workers, pool_size=pool_size,
                                       secret_key=secret_key,
+                                      web=os.path.join(BUILD, "web"),
                                       extra_http=extra_http))
         self.proc = None
         self.url = f"http://127.0.0.1:{self.port}"
