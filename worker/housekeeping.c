@@ -25,6 +25,7 @@ struct hookd_housekeeping_s {
     ev_timer                tick;
     ev_timer                roll;
     int                     rolling;
+    int                     stopped;
     int                     busy;
     int                     purged_batches;
     long                    purged;
@@ -37,6 +38,7 @@ static void hookd_hk_purge(hookd_housekeeping_t *hk);
 static void hookd_hk_roll_at(hookd_housekeeping_t *hk);
 
 
+/* a minute rolled; while closed minutes remain, the next one at once */
 static void
 hookd_hk_rolled(void *data, PGresult *res)
 {
@@ -44,9 +46,12 @@ hookd_hk_rolled(void *data, PGresult *res)
 
     hk->rolling = 0;
 
-    if (res && PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 1) {
-        hookd_log(HOOKD_LOG_INFO, "stats rolled for %s minutes",
-                  PQgetvalue(res, 0, 0));
+    if (!hk->stopped && res && PQntuples(res) == 1
+        && atoi(PQgetvalue(res, 0, 0)) > 0)
+    {
+        ev_timer_stop(hk->loop, &hk->roll);
+        ev_timer_set(&hk->roll, 0.0, 0);
+        ev_timer_start(hk->loop, &hk->roll);
     }
 }
 
@@ -319,6 +324,7 @@ hookd_housekeeping_stop(hookd_housekeeping_t *hk)
 {
     ev_timer_stop(hk->loop, &hk->tick);
     ev_timer_stop(hk->loop, &hk->roll);
+    hk->stopped = 1;
 }
 
 

@@ -103,15 +103,17 @@ BEGIN
 END
 $$;
 
--- Rolls the minutes closed since the last roll (at most the last hour's:
--- a hookd that was down longer leaves a gap) and returns how many. One
--- hookd at a time; the others find the lock taken and return 0.
+-- Rolls the oldest minute closed and not yet rolled (of the last hour's: a
+-- hookd that was down longer leaves a gap), and returns how many closed
+-- minutes are still to roll: hookd calls again at once while some are.
+-- One minute per call keeps each transaction short (it holds back vacuum,
+-- and runs on the connection that records outcomes). One hookd at a time;
+-- the others find the lock taken and return 0.
 CREATE OR REPLACE FUNCTION hookd.stats_roll() RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
     closed  timestamptz := date_trunc('minute', now() - interval '5 seconds');
     m       timestamptz;
-    n       integer := 0;
 BEGIN
     IF NOT pg_try_advisory_xact_lock(hashtext('hookd.stats_roll')) THEN
         RETURN 0;
@@ -119,14 +121,13 @@ BEGIN
     SELECT greatest(r.through, closed - interval '60 minutes') INTO m
       FROM hookd.stats_rolled r;
     m := coalesce(m, closed - interval '1 minute');
-    WHILE m < closed LOOP
-        PERFORM hookd.stats_roll_minute(m, m + interval '1 minute' = closed);
-        m := m + interval '1 minute';
-        n := n + 1;
-    END LOOP;
-    INSERT INTO hookd.stats_rolled (through) VALUES (m)
+    IF m >= closed THEN
+        RETURN 0;
+    END IF;
+    PERFORM hookd.stats_roll_minute(m, m + interval '1 minute' = closed);
+    INSERT INTO hookd.stats_rolled (through) VALUES (m + interval '1 minute')
     ON CONFLICT (one) DO UPDATE SET through = excluded.through;
-    RETURN n;
+    RETURN extract(epoch FROM closed - m)::integer / 60 - 1;
 END
 $$;
 

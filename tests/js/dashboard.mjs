@@ -97,6 +97,12 @@ if (scenario === "operator") {
         "the endpoint is not enabled again");
   await page.getByRole("button", { name: "Preview" }).click();
   await page.getByText("this payload would be delivered").waitFor();
+  await page.getByRole("button", { name: "Rotate secret" }).click();
+  await page.getByText("New secret, shown this once").waitFor();
+  check((await page.locator("main code").first().innerText()).startsWith("whsec_"),
+        "the rotated secret is not shown");
+  await page.getByRole("button", { name: "Send test event" }).click();
+  await page.getByText(/Test event evt_\w+ queued/).waitFor();
   await shot("endpoint");
 
   await page.getByRole("link", { name: "Events" }).click();
@@ -132,6 +138,13 @@ if (scenario === "operator") {
   await until("a new attempt", async () =>
     (await api("GET", `/v1/apps/${cfg.app}/deliveries/${cfg.dead_delivery}`)).attempts.length > before);
   out.tabs_to_retry = tabs;
+
+  // and every dead letter at once, once the retried one failed again
+  await until("the retried one to fail again", async () =>
+    (await api("GET", `/v1/apps/${cfg.app}/deliveries/${cfg.dead_delivery}`)).status === "failed");
+  await page.getByRole("link", { name: "Dead letters" }).click();
+  await page.getByRole("button", { name: /^Retry all/ }).click();
+  await page.getByText(/[1-9]\d* deliveries queued again/).waitFor();
 
   await page.getByRole("link", { name: "Sources" }).click();
   await page.getByRole("cell", { name: cfg.source_name, exact: true }).first().waitFor();

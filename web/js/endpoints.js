@@ -2,7 +2,7 @@
 // a preview, its deliveries and their attempts.
 
 import { api, qs } from "./api.js";
-import { action, badge, failure, h, json, table, toast, when } from "./ui.js";
+import { action, badge, failure, h, table, toast, when } from "./ui.js";
 
 export async function endpoints(app, go) {
   const page = await api("GET", `/v1/apps/${app}/endpoints?limit=250`);
@@ -43,11 +43,9 @@ export async function endpoint(app, id, go) {
   const since = h("input", { type: "datetime-local", "aria-label": "Recover failed deliveries since" });
   const secret = h("div");
   const actions = h("div", { class: "actions" },
-    ep.status === "paused"
-      ? action("Resume", async () => { await api("POST", base + "/resume"); reload(); return "Resumed"; })
-      : ep.status === "disabled"
-      ? action("Resume", async () => { await api("POST", base + "/resume"); reload(); return "Resumed"; })
-      : action("Pause", async () => { await api("POST", base + "/pause"); reload(); return "Paused"; }, "secondary"),
+    ep.status === "enabled"
+      ? action("Pause", async () => { await api("POST", base + "/pause"); reload(); return "Paused"; }, "secondary")
+      : action("Resume", async () => { await api("POST", base + "/resume"); reload(); return "Resumed"; }),
     action("Send test event", async () => {
       const r = await api("POST", base + "/test");
       return `Test event ${r.event_id} queued`;
@@ -120,5 +118,3 @@ export function deliveriesTable(app, rows) {
     ["Last error", (d) => d.last_error || ""],
     ["Updated", (d) => when(d.updated_at)]], rows, "No delivery yet.");
 }
-
-export { json };

@@ -3,7 +3,7 @@
 
 import { api, qs } from "./api.js";
 import { deliveriesTable } from "./endpoints.js";
-import { action, badge, failure, h, json, table, when } from "./ui.js";
+import { action, badge, h, json, table, when } from "./ui.js";
 
 export async function events(app, go, params) {
   const q = { event_type: params.get("event_type"), since: params.get("since"),
@@ -97,5 +97,3 @@ export async function sources(app) {
            ["Receives at", (s) => h("code", {}, `/in/${s.id}`)],
            ["Created", (s) => when(s.created_at)]], page.data, "No source yet.")];
 }
-
-export { failure };
