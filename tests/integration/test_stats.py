@@ -95,9 +95,10 @@ def test_hookd_rolls_the_closed_minutes(pg, daemons):
     pg.query("INSERT INTO hookd.stats_rolled (through) VALUES (now() - "
              "interval '3 minutes') ON CONFLICT (one) DO UPDATE SET through "
              "= excluded.through RETURNING 1")
-    daemons()
+    # the minutes closed now: hookd, started after, rolls at least those
     closed = pg.query("SELECT date_trunc('minute', now() - interval "
                       "'5 seconds')")[0][0]
+    daemons()
     wait_for(lambda: pg.query("SELECT through FROM hookd.stats_rolled")[0][0]
              >= closed)
 
