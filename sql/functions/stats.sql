@@ -120,7 +120,7 @@ BEGIN
     END IF;
     SELECT greatest(r.through, closed - interval '60 minutes') INTO m
       FROM hookd.stats_rolled r;
-    m := coalesce(m, closed - interval '1 minute');
+    m := date_trunc('minute', coalesce(m, closed - interval '1 minute'));
     IF m >= closed THEN
         RETURN 0;
     END IF;

@@ -91,7 +91,7 @@ def test_stats_queries_are_checked(operator):
     error(t.admin("POST", t.base + "/stats", {}), 405, "method_not_allowed")
 
 
-def test_hookd_rolls_the_closed_minutes(pg, daemons):
+def test_hookd_rolls_the_closed_minutes(pg, nginx, daemons):
     pg.query("INSERT INTO hookd.stats_rolled (through) VALUES (now() - "
              "interval '3 minutes') ON CONFLICT (one) DO UPDATE SET through "
              "= excluded.through RETURNING 1")
