@@ -31,7 +31,8 @@ static ngx_int_t ngx_http_hookd_admin_authorized(ngx_http_request_t *r);
 static void ngx_http_hookd_admin_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_hookd_admin_send(ngx_http_request_t *r,
     json_t *body, ngx_uint_t from_handler);
-static ngx_http_hookd_new_e ngx_http_hookd_admin_route(ngx_http_request_t *r);
+static ngx_http_hookd_new_e ngx_http_hookd_admin_route(ngx_http_request_t *r,
+    ngx_str_t *path);
 static json_t *ngx_http_hookd_admin_query(ngx_http_request_t *r);
 static ngx_str_t ngx_http_hookd_admin_path(ngx_http_request_t *r);
 static void ngx_http_hookd_admin_done(ngx_http_hookd_job_t *job,
@@ -224,7 +225,7 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
                    "invalid_request", "the path must be UTF-8");
     }
 
-    what = ngx_http_hookd_admin_route(r);
+    what = ngx_http_hookd_admin_route(r, &path);
 
     /* a change of scheme (v1, v1a) may need a secret or a key of the new one */
     if (what == NGX_HTTP_HOOKD_NEW_SIGNATURE) {
@@ -325,10 +326,10 @@ ngx_http_hookd_admin_send(ngx_http_request_t *r, json_t *body,
  * .../api-keys and .../portal-sessions, under /v1/apps/{app}; and which GET
  * is the live tail. */
 static ngx_http_hookd_new_e
-ngx_http_hookd_admin_route(ngx_http_request_t *r)
+ngx_http_hookd_admin_route(ngx_http_request_t *r, ngx_str_t *path)
 {
     u_char      *p, *end, *start;
-    ngx_str_t    seg[NGX_HTTP_HOOKD_ADMIN_SEGS], path;
+    ngx_str_t    seg[NGX_HTTP_HOOKD_ADMIN_SEGS];
     ngx_uint_t   n;
 
     if (r->method != NGX_HTTP_POST && r->method != NGX_HTTP_PATCH
@@ -338,9 +339,8 @@ ngx_http_hookd_admin_route(ngx_http_request_t *r)
     }
 
     n = 0;
-    path = ngx_http_hookd_admin_path(r);
-    p = path.data;
-    end = path.data + path.len;
+    p = path->data;
+    end = path->data + path->len;
 
     while (p < end && n < NGX_HTTP_HOOKD_ADMIN_SEGS) {
         while (p < end && *p == '/') {

@@ -267,11 +267,9 @@ ngx_http_hookd_tail_start(ngx_http_request_t *r, const char *json,
 
         } else {
             client->replay = f;
-            client->replaying = 1;
 
             if (ngx_http_hookd_tail_post(f) != NGX_OK) {
                 client->replay = NULL;
-                client->replaying = 0;
                 ngx_free(f->lines);
                 ngx_free(f);
                 ngx_http_hookd_tail_end(client, "lagging");
@@ -280,7 +278,7 @@ ngx_http_hookd_tail_start(ngx_http_request_t *r, const char *json,
         }
     }
 
-    if (!client->replaying) {
+    if (client->replay == NULL) {
         (void) ngx_http_hookd_tail_event(client, "ready",
                    "{\"app_id\": \"%V\"}", &client->app->id);
     }
@@ -314,13 +312,6 @@ ngx_http_hookd_tail_format(ngx_str_t *out, const char *id, size_t id_len,
 }
 
 
-ngx_uint_t
-ngx_http_hookd_tail_wants_labels(ngx_http_hookd_tail_client_t *client)
-{
-    return client->labels != NULL;
-}
-
-
 void
 ngx_http_hookd_tail_message(ngx_http_hookd_tail_client_t *client,
     ngx_str_t *id, json_t *labels, ngx_str_t *msg)
@@ -349,7 +340,7 @@ ngx_http_hookd_tail_message(ngx_http_hookd_tail_client_t *client,
         }
     }
 
-    if (client->replaying) {
+    if (client->replay) {
         if (ngx_http_hookd_tail_append(client, &client->held,
                                        &client->held_cap, msg->data, msg->len)
             != NGX_OK)
@@ -389,7 +380,6 @@ ngx_http_hookd_tail_replayed(ngx_http_hookd_tail_client_t *client,
     ngx_http_hookd_tail_fetch_t  *f = client->replay;
 
     client->replay = NULL;
-    client->replaying = 0;
     ngx_free(f->lines);
     ngx_free(f);
 

@@ -63,11 +63,11 @@ struct ngx_http_hookd_tail_client_s {
     u_char                         *seen;
     ngx_uint_t                      nseen;
     ngx_msec_t                      seen_until;
-    ngx_http_hookd_tail_fetch_t    *replay;      /* in flight */
+    /* the replay in flight: the live messages wait in held meanwhile */
+    ngx_http_hookd_tail_fetch_t    *replay;
     ngx_event_t                     finish;
     ngx_int_t                       finish_rc;
     unsigned                        registered:1;
-    unsigned                        replaying:1;
     unsigned                        sending:1;
     unsigned                        ending:1;
     unsigned                        has_expiry:1;
@@ -105,6 +105,9 @@ ngx_int_t ngx_http_hookd_tail_since(ngx_http_hookd_tail_fetch_t *f,
 ngx_http_hookd_tail_app_t *ngx_http_hookd_tail_app(ngx_str_t *id,
     ngx_uint_t create);
 ngx_int_t ngx_http_hookd_tail_post(ngx_http_hookd_tail_fetch_t *f);
+/* room for more bytes after len in a buffer of ngx_alloc, up to max */
+ngx_int_t ngx_http_hookd_tail_reserve(u_char **data, size_t len, size_t *cap,
+    size_t more, size_t max, ngx_log_t *log);
 ngx_int_t ngx_http_hookd_tail_line(ngx_http_hookd_tail_fetch_t *f,
     u_char kind, ngx_str_t *app, const u_char *id);
 /* each stream, for the tick and for revocations */
@@ -122,8 +125,6 @@ void ngx_http_hookd_tail_send(ngx_http_hookd_tail_client_t *client,
     void *data);
 void ngx_http_hookd_tail_replayed(ngx_http_hookd_tail_client_t *client,
     ngx_http_hookd_job_rc_e rc, PGresult *res, int rows);
-ngx_uint_t ngx_http_hookd_tail_wants_labels(
-    ngx_http_hookd_tail_client_t *client);
 /* ends a stream; reason: "revoked", "expired", "restarting", "lagging" */
 void ngx_http_hookd_tail_end(ngx_http_hookd_tail_client_t *client,
     const char *reason);

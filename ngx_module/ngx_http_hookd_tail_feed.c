@@ -267,24 +267,11 @@ ngx_http_hookd_tail_line(ngx_http_hookd_tail_fetch_t *f, u_char kind,
 
     need = 2 + app->len + 1 + NGX_HTTP_HOOKD_TAIL_ID_LEN + 2;
 
-    if (f->len + need > f->cap) {
-        if (f->len + need > NGX_HTTP_HOOKD_TAIL_FETCH_MAX) {
-            return NGX_ERROR;
-        }
-
-        p = ngx_alloc(ngx_max(f->cap * 2, f->len + need + 4096),
-                      ngx_cycle->log);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (f->lines) {
-            ngx_memcpy(p, f->lines, f->len);
-            ngx_free(f->lines);
-        }
-
-        f->lines = p;
-        f->cap = ngx_max(f->cap * 2, f->len + need + 4096);
+    if (ngx_http_hookd_tail_reserve(&f->lines, f->len, &f->cap, need,
+                                    NGX_HTTP_HOOKD_TAIL_FETCH_MAX,
+                                    ngx_cycle->log) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     p = f->lines + f->len;
@@ -301,6 +288,40 @@ ngx_http_hookd_tail_line(ngx_http_hookd_tail_fetch_t *f, u_char kind,
     *p = '\0';
 
     f->len = p - f->lines;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_hookd_tail_reserve(u_char **data, size_t len, size_t *cap,
+    size_t more, size_t max, ngx_log_t *log)
+{
+    u_char  *p;
+    size_t   size;
+
+    if (len + more <= *cap) {
+        return NGX_OK;
+    }
+
+    if (len + more > max) {
+        return NGX_ERROR;
+    }
+
+    size = ngx_min(ngx_max(*cap * 2, len + more + 4096), max);
+
+    p = ngx_alloc(size, log);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (*data) {
+        ngx_memcpy(p, *data, len);
+        ngx_free(*data);
+    }
+
+    *data = p;
+    *cap = size;
 
     return NGX_OK;
 }

@@ -47,29 +47,15 @@ ngx_int_t
 ngx_http_hookd_tail_append(ngx_http_hookd_tail_client_t *client,
     ngx_str_t *to, size_t *cap, const u_char *data, size_t len)
 {
-    u_char  *p;
-    size_t   size;
-
     if (client->pend.len + client->held.len + len > client->limit) {
         return NGX_DECLINED;
     }
 
-    if (to->len + len > *cap) {
-        size = ngx_min(ngx_max(*cap * 2, to->len + len + 4096),
-                       client->limit + 4096);
-
-        p = ngx_alloc(size, client->r->connection->log);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        if (to->data) {
-            ngx_memcpy(p, to->data, to->len);
-            ngx_free(to->data);
-        }
-
-        to->data = p;
-        *cap = size;
+    if (ngx_http_hookd_tail_reserve(&to->data, to->len, cap, len,
+                                    client->limit + 4096,
+                                    client->r->connection->log) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     ngx_memcpy(to->data + to->len, data, len);
@@ -242,10 +228,8 @@ ngx_http_hookd_tail_end(ngx_http_hookd_tail_client_t *client,
 
     ngx_http_hookd_tail_unregister(client);
 
-    if (client->replaying) {
-        client->replaying = 0;
-        client->held.len = 0;
-    }
+    /* what waited for the replay is not sent: the client resumes */
+    client->held.len = 0;
 
     (void) ngx_http_hookd_tail_event(client, "end", "{\"reason\": \"%s\"}",
                                      reason);

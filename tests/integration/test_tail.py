@@ -299,3 +299,22 @@ def test_a_quiet_stream_has_heartbeats(operator, nginx):
     s.wait(lambda s: s.comments >= 1, timeout=20)
     assert not s.ended.is_set()
     s.close()
+
+
+def test_a_lost_feed_ends_streams_and_a_resume_misses_nothing(operator,
+                                                              nginx, pg):
+    """The workers' LISTEN connections die (a PostgreSQL restart, say):
+    what commits meanwhile reaches no stream, so streams end with
+    `lagging`, and a resume from the last id gets it from PostgreSQL."""
+    t = Tenant(operator)
+    s = tail(nginx, t).ready()
+    first = t.ingest("a.b", {"n": 1})["id"]
+    s.wait(lambda s: first in s.ids())
+    pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+             "WHERE query = 'LISTEN hookd_tail'")
+    s.wait(lambda s: s.ended.is_set())
+    assert s.of("end")[0]["data"]["reason"] == "lagging"
+    missed = t.ingest("a.b", {"n": 2})["id"]
+    r = tail(nginx, t, last_event_id=first).ready()
+    r.wait(lambda r: missed in r.ids())
+    r.close()
