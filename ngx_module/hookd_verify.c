@@ -33,6 +33,14 @@ static const char  *hookd_provider_names[] = {
 };
 
 
+const char *
+hookd_provider_name(hookd_provider_e p)
+{
+    return (size_t) p < sizeof(hookd_provider_names) / sizeof(char *)
+           ? hookd_provider_names[p] : "";
+}
+
+
 int
 hookd_provider_parse(const char *name, size_t len, hookd_provider_e *p)
 {

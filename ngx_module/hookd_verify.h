@@ -61,6 +61,8 @@ typedef enum {
 } hookd_verify_e;
 
 /* "stripe", … by name; -1 if none */
+const char *hookd_provider_name(hookd_provider_e p);
+
 int hookd_provider_parse(const char *name, size_t len, hookd_provider_e *p);
 
 /*

@@ -59,10 +59,14 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
         if (!hookd_valid_idempotency_key((char *) h->value.data,
                                          h->value.len))
         {
-            return ngx_http_hookd_reply(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_hookd_reply_hint(r, NGX_HTTP_BAD_REQUEST,
                        "invalid_event",
                        "Idempotency-Key must be 1 to 255 printable ASCII "
-                       "characters without spaces");
+                       "characters without spaces",
+                       "send a UUID, such as "
+                       "\"Idempotency-Key: 7c9e6679-7425-40de-944b-e07fc1f90ae7\", "
+                       "or another token of your own, the same on every retry "
+                       "of one event");
         }
 
         ctx->idempotency_key = h->value;
@@ -82,23 +86,40 @@ ngx_http_hookd_ingest_authorized(ngx_http_request_t *r)
 static void
 ngx_http_hookd_body_read(ngx_http_request_t *r)
 {
-    ngx_str_t           body;
-    ngx_int_t           rc;
-    hookd_validation_t  v;
+    json_t                     *tree, *type;
+    ngx_str_t                   body;
+    ngx_int_t                   rc;
+    hookd_validation_t          v;
+    ngx_http_hookd_ctx_t       *ctx;
+    ngx_http_hookd_loc_conf_t  *hlcf;
 
     if (ngx_http_hookd_body_flatten(r, &body) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
 
-    if (hookd_validate_event((char *) body.data, body.len, &v)
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
+    tree = NULL;
+
+    if (hookd_validate_event_tree((char *) body.data, body.len, &v,
+                                  hlcf->classify ? &tree : NULL)
         != HOOKD_VALID)
     {
-        rc = ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+        rc = ngx_http_hookd_send_hint(r, NGX_HTTP_BAD_REQUEST,
                  v.verdict == HOOKD_INVALID_JSON
-                 ? "invalid_json" : "invalid_event", v.message);
+                 ? "invalid_json" : "invalid_event", v.message, v.hint);
         ngx_http_finalize_request(r, rc);
         return;
+    }
+
+    if (tree != NULL) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+        type = json_object_get(tree, "event_type");
+        hookd_classify_event(NULL, json_string_value(type),
+                       json_string_length(type),
+                       json_object_get(tree, "payload"), &ctx->cls);
+        ctx->classified = 1;
+        json_decref(tree);
     }
 
     rc = ngx_http_hookd_ingest_event(r, &body);
@@ -111,7 +132,8 @@ ngx_http_hookd_body_read(ngx_http_request_t *r)
 /*
  * An item of hookd.ingest's batch (sql/functions/ingest.sql): the event,
  * {"event_type", "payload", "labels"} as validated JSON text, of
- * ctx->app_id, with ctx->idempotency_key in ctx->source's namespace.
+ * ctx->app_id, with ctx->idempotency_key in ctx->source's namespace, and
+ * the labels of its classification (ctx->cls) when it was classified.
  * NGX_DONE: posted, the 202 (or the refusal) is answered once its batch
  * committed; otherwise what to finalize the request with.
  */
@@ -130,6 +152,12 @@ ngx_http_hookd_ingest_event(ngx_http_request_t *r, ngx_str_t *event)
                  "\"request_hash\":\"\",\"source\":,\"body\":}") - 1
           + ctx->app_id.len + 2 * HOOKD_KEY_HASH_LEN + event->len
           + (ctx->source.len ? ctx->source.len + 2 : sizeof("null") - 1)
+          + (ctx->classified
+             ? sizeof(",\"classes\":{\"hookd.provider\":\"\","
+                      "\"hookd.category\":\"\"}") - 1
+               + ngx_strlen(ctx->cls.provider)
+               + ngx_strlen(hookd_category_name(ctx->cls.category))
+             : 0)
           + (ctx->idempotency_key.len
              ? 2 + ngx_http_hookd_json_escape(NULL, ctx->idempotency_key.data,
                                               ctx->idempotency_key.len)
@@ -167,6 +195,13 @@ ngx_http_hookd_ingest_event(ngx_http_request_t *r, ngx_str_t *event)
         p = ngx_sprintf(p, "\",\"source\":\"%V\"", &ctx->source);
     } else {
         p = ngx_cpymem(p, "\",\"source\":null", sizeof("\",\"source\":null") - 1);
+    }
+
+    /* the classifier's names come from its own tables: no escaping */
+    if (ctx->classified) {
+        p = ngx_sprintf(p, ",\"classes\":{\"hookd.provider\":\"%s\","
+                        "\"hookd.category\":\"%s\"}", ctx->cls.provider,
+                        hookd_category_name(ctx->cls.category));
     }
 
     p = ngx_cpymem(p, ",\"body\":", sizeof(",\"body\":") - 1);
@@ -236,9 +271,10 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
 
     /* this item alone failed in a shared batch; the message says why */
     if (ngx_strcmp(outcome, "invalid") == 0) {
-        status = ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
-                                           "invalid_event",
-                                           PQgetvalue(res, row, 5));
+        status = ngx_http_hookd_send_hint(r, NGX_HTTP_BAD_REQUEST,
+                                          "invalid_event",
+                                          PQgetvalue(res, row, 5),
+                                          PQgetvalue(res, row, 6));
         ngx_http_hookd_job_finalize(r, status);
         return;
     }
@@ -247,10 +283,10 @@ ngx_http_hookd_ingested(ngx_http_hookd_job_t *job,
     if (ngx_strcmp(outcome, "unknown_type") == 0
         || ngx_strcmp(outcome, "schema_mismatch") == 0)
     {
-        status = ngx_http_hookd_send_error(r, NGX_HTTP_HOOKD_UNPROCESSABLE,
+        status = ngx_http_hookd_send_hint(r, NGX_HTTP_HOOKD_UNPROCESSABLE,
                      outcome[0] == 'u' ? "unknown_event_type"
                                        : "schema_mismatch",
-                     PQgetvalue(res, row, 5));
+                     PQgetvalue(res, row, 5), PQgetvalue(res, row, 6));
         ngx_http_hookd_job_finalize(r, status);
         return;
     }

@@ -117,6 +117,13 @@ static ngx_command_t  ngx_http_hookd_commands[] = {
       offsetof(ngx_http_hookd_loc_conf_t, max_payload),
       NULL },
 
+    { ngx_string("hookd_classify"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_hookd_loc_conf_t, classify),
+      NULL },
+
     { ngx_string("hookd_tail_buffer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -238,6 +245,7 @@ ngx_http_hookd_create_loc_conf(ngx_conf_t *cf)
     conf->admin = NGX_CONF_UNSET;
     conf->source = NGX_CONF_UNSET;
     conf->max_payload = NGX_CONF_UNSET_SIZE;
+    conf->classify = NGX_CONF_UNSET;
     conf->key_cache_ttl = NGX_CONF_UNSET_MSEC;
     conf->tail_buffer = NGX_CONF_UNSET_SIZE;
     conf->limit_zone = NGX_CONF_UNSET_PTR;
@@ -259,6 +267,7 @@ ngx_http_hookd_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->ingest, prev->ingest, 0);
     ngx_conf_merge_value(conf->admin, prev->admin, 0);
     ngx_conf_merge_value(conf->source, prev->source, 0);
+    ngx_conf_merge_value(conf->classify, prev->classify, 1);
     ngx_conf_merge_size_value(conf->max_payload, prev->max_payload,
                               1024 * 1024);
     ngx_conf_merge_msec_value(conf->key_cache_ttl, prev->key_cache_ttl,
@@ -520,7 +529,7 @@ ngx_http_hookd_header_filter(ngx_http_request_t *r)
 {
     u_char                     *json;
     size_t                      len;
-    const char                 *code;
+    const char                 *code, *hint;
     ngx_uint_t                  status;
     ngx_http_hookd_ctx_t       *ctx;
     ngx_http_hookd_loc_conf_t  *hlcf;
@@ -545,18 +554,27 @@ ngx_http_hookd_header_filter(ngx_http_request_t *r)
     }
 
     code = ngx_http_hookd_status_code(status);
+    hint = NULL;
 
     if (status == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
         ngx_snprintf((u_char *) message, sizeof(message) - 1,
                      "the body is larger than %uz bytes (hookd_max_payload)"
                      "%Z", hlcf->max_payload);
+        hint = "send a smaller body: keep large data (files, exports) "
+               "elsewhere and send a link to it in the payload";
 
     } else {
         ngx_snprintf((u_char *) message, sizeof(message) - 1,
                      "nginx answered %ui for this request%Z", status);
+
+        if (status == NGX_HTTP_BAD_REQUEST) {
+            hint = "nginx could not read the request: send a body of "
+                   "Content-Length bytes, or well-formed chunks, with "
+                   "well-formed headers";
+        }
     }
 
-    json = ngx_http_hookd_error_json(r->pool, code, message, &len);
+    json = ngx_http_hookd_error_json(r->pool, code, message, hint, &len);
     if (json == NULL) {
         return NGX_ERROR;
     }

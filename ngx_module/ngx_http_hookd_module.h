@@ -17,6 +17,7 @@
 #include "hookd_key.h"
 #include "hookd_seal.h"
 #include "hookd_validate.h"
+#include "hookd_classify.h"
 
 
 #define NGX_HTTP_HOOKD_VERSION  "0.1.0"
@@ -98,6 +99,8 @@ typedef struct {
     ngx_flag_t                      admin;     /* NGX_HTTP_HOOKD_ADMIN_* */
     ngx_flag_t                      source;
     size_t                          max_payload;
+    /* hookd_classify: the labels hookd.provider and hookd.category */
+    ngx_flag_t                      classify;
     ngx_msec_t                      key_cache_ttl;
     size_t                          tail_buffer;
     ngx_shm_zone_t                 *limit_zone;
@@ -116,6 +119,7 @@ typedef struct {
     ngx_str_t                       body;
     ngx_str_t                       app_id;
     ngx_str_t                       source;       /* empty: "api" */
+    hookd_event_class_t                   cls;          /* when classified */
     /* hookd_source: the source when it is not in the worker's cache */
     void                           *source_entry;
     ngx_str_t                       error_json;   /* replaces nginx's page */
@@ -126,6 +130,7 @@ typedef struct {
     uint64_t                        tail_from;
     void                           *tail_client;
     unsigned                        tail:1;
+    unsigned                        classified:1;
     unsigned                        own_response:1;
     unsigned                        error_sent:1;
 } ngx_http_hookd_ctx_t;
@@ -137,18 +142,23 @@ extern ngx_module_t  ngx_http_hookd_module;
 /* ngx_http_hookd_request.c */
 ngx_http_hookd_ctx_t *ngx_http_hookd_get_ctx(ngx_http_request_t *r);
 size_t ngx_http_hookd_json_escape(u_char *dst, const u_char *src, size_t len);
-/* {"error": {"code": code, "message": message}} */
+/* {"error": {"code": code, "message": message, "detail": {"hint": hint}}} */
 u_char *ngx_http_hookd_error_json(ngx_pool_t *pool, const char *code,
-    const char *message, size_t *len);
+    const char *message, const char *hint, size_t *len);
 ngx_int_t ngx_http_hookd_add_header(ngx_http_request_t *r, const char *name,
     ngx_str_t *value);
 ngx_int_t ngx_http_hookd_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *json, size_t len);
 ngx_int_t ngx_http_hookd_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
+/* the same with error.detail.hint, what to send instead (NULL: none) */
+ngx_int_t ngx_http_hookd_send_hint(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *hint);
 /* an error answer that also discards the request body */
 ngx_int_t ngx_http_hookd_reply(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
+ngx_int_t ngx_http_hookd_reply_hint(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *hint);
 /* 503 with Retry-After */
 ngx_int_t ngx_http_hookd_unavailable(ngx_http_request_t *r,
     const char *message);

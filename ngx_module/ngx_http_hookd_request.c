@@ -69,24 +69,41 @@ ngx_http_hookd_json_escape(u_char *dst, const u_char *src, size_t len)
 
 u_char *
 ngx_http_hookd_error_json(ngx_pool_t *pool, const char *code,
-    const char *message, size_t *len)
+    const char *message, const char *hint, size_t *len)
 {
     u_char  *json, *p;
-    size_t   mlen;
+    size_t   mlen, hlen;
 
     mlen = ngx_strlen(message);
+    hlen = hint && hint[0] ? ngx_strlen(hint) : 0;
 
     json = ngx_pnalloc(pool, sizeof("{\"error\":{\"code\":\"\",\"message\":\"\"}}")
                              + ngx_strlen(code)
                              + ngx_http_hookd_json_escape(NULL,
-                                   (u_char *) message, mlen));
+                                   (u_char *) message, mlen)
+                             + (hlen ? sizeof(",\"detail\":{\"hint\":\"\"}")
+                                       + ngx_http_hookd_json_escape(NULL,
+                                             (u_char *) hint, hlen)
+                                     : 0));
     if (json == NULL) {
         return NULL;
     }
 
     p = ngx_sprintf(json, "{\"error\":{\"code\":\"%s\",\"message\":\"", code);
     p += ngx_http_hookd_json_escape(p, (u_char *) message, mlen);
-    p = ngx_cpymem(p, "\"}}", 3);
+
+    if (hlen) {
+        p = ngx_cpymem(p, "\",\"detail\":{\"hint\":\"",
+                       sizeof("\",\"detail\":{\"hint\":\"") - 1);
+        p += ngx_http_hookd_json_escape(p, (u_char *) hint, hlen);
+        *p++ = '"';
+        *p++ = '}';
+        *p++ = '}';
+        *p++ = '}';
+
+    } else {
+        p = ngx_cpymem(p, "\"}}", 3);
+    }
 
     *len = p - json;
 
@@ -167,10 +184,18 @@ ngx_int_t
 ngx_http_hookd_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
+    return ngx_http_hookd_send_hint(r, status, code, message, NULL);
+}
+
+
+ngx_int_t
+ngx_http_hookd_send_hint(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *hint)
+{
     u_char  *json;
     size_t   len;
 
-    json = ngx_http_hookd_error_json(r->pool, code, message, &len);
+    json = ngx_http_hookd_error_json(r->pool, code, message, hint, &len);
     if (json == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -183,11 +208,19 @@ ngx_int_t
 ngx_http_hookd_reply(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
+    return ngx_http_hookd_reply_hint(r, status, code, message, NULL);
+}
+
+
+ngx_int_t
+ngx_http_hookd_reply_hint(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message, const char *hint)
+{
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }
 
-    return ngx_http_hookd_send_error(r, status, code, message);
+    return ngx_http_hookd_send_hint(r, status, code, message, hint);
 }
 
 

@@ -118,6 +118,36 @@ ngx_http_hookd_source_type(ngx_http_request_t *r, const char *a,
 }
 
 
+/* the labels of classification, from the payload as it will be stored */
+static ngx_int_t
+ngx_http_hookd_source_classify(ngx_http_request_t *r,
+    const ngx_http_hookd_source_t *s, ngx_str_t *type, json_t *doc,
+    ngx_uint_t wrap)
+{
+    json_t                     *payload;
+    ngx_http_hookd_ctx_t       *ctx;
+    ngx_http_hookd_loc_conf_t  *hlcf;
+
+    hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
+    if (!hlcf->classify) {
+        return NGX_OK;
+    }
+
+    payload = wrap ? json_pack("{s:O}", "data", doc) : json_incref(doc);
+    if (payload == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
+    hookd_classify_event(hookd_provider_name(s->verify.provider),
+                   (const char *) type->data, type->len, payload, &ctx->cls);
+    ctx->classified = 1;
+    json_decref(payload);
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_hookd_source_event(ngx_http_request_t *r,
     const ngx_http_hookd_source_t *s, hookd_headers_t *hs, ngx_str_t *body)
@@ -150,9 +180,12 @@ ngx_http_hookd_source_event(ngx_http_request_t *r,
     if (is_form) {
         form = hookd_form_object((const char *) body->data, body->len);
         if (form == NULL) {
-            return ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+            return ngx_http_hookd_send_hint(r, NGX_HTTP_BAD_REQUEST,
                        "invalid_form", "the form body is not UTF-8 "
-                       "name=value pairs, each name once");
+                       "name=value pairs, each name once",
+                       "percent-encode names and values as UTF-8 and send "
+                       "each name once; or change the source's content to "
+                       "JSON if the provider sends JSON");
         }
 
         inner = json_object_get(form, "payload");
@@ -182,9 +215,19 @@ ngx_http_hookd_source_event(ngx_http_request_t *r,
         || (doc = json_loadb((const char *) text.data, text.len, 0, &err))
            == NULL)
     {
-        rc = ngx_http_hookd_send_error(r, NGX_HTTP_BAD_REQUEST,
+        rc = ngx_http_hookd_send_hint(r, NGX_HTTP_BAD_REQUEST,
                  "invalid_json", "the webhook's body is not JSON this store "
-                 "takes (depth at most 64, numbers PostgreSQL can store)");
+                 "takes (depth at most 64, numbers PostgreSQL can store)",
+                 doc == NULL && hookd_json_depth((const char *) text.data,
+                                   text.len, HOOKD_MAX_JSON_DEPTH) >= 0
+                 && hookd_json_unstorable_number((const char *) text.data,
+                                                 text.len) < 0
+                 ? "the body is not JSON: if the provider sends a form, "
+                   "create the source with \"content\": \"form\"; otherwise "
+                   "check that the provider sends application/json"
+                 : "the body nests deeper than 64 levels or has a number "
+                   "with more digits than PostgreSQL stores; ask the "
+                   "provider for a leaner payload");
         goto done;
     }
 
@@ -285,6 +328,11 @@ ngx_http_hookd_source_event(ngx_http_request_t *r,
     }
 
     wrap = !json_is_object(doc);
+
+    if (ngx_http_hookd_source_classify(r, s, &type, doc, wrap) != NGX_OK) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        goto done;
+    }
 
     /* {"event_type":"<type>","payload":<text>} */
     event.len = sizeof("{\"event_type\":\"\",\"payload\":}") - 1 + type.len

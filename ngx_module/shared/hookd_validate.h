@@ -7,6 +7,7 @@
 #define HOOKD_VALIDATE_H
 
 #include <stddef.h>
+#include <jansson.h>
 
 #define HOOKD_MAX_JSON_DEPTH       64
 #define HOOKD_MAX_OBJECT_KEYS      1000
@@ -28,6 +29,7 @@ typedef enum {
 typedef struct {
     hookd_verdict_e  verdict;
     char             message[256];
+    char             hint[320];      /* what to send instead (docs/assist.md) */
 } hookd_validation_t;
 
 /*
@@ -37,6 +39,13 @@ typedef struct {
  */
 hookd_verdict_e hookd_validate_event(const char *body, size_t len,
     hookd_validation_t *out);
+
+/*
+ * The same, and when the body is valid and tree is not NULL, *tree is its
+ * parsed document, for the caller to json_decref().
+ */
+hookd_verdict_e hookd_validate_event_tree(const char *body, size_t len,
+    hookd_validation_t *out, json_t **tree);
 
 /*
  * The offset of the first number in well-formed JSON text that PostgreSQL's
@@ -50,6 +59,12 @@ long hookd_json_unstorable_number(const char *text, size_t len);
 int hookd_json_depth(const char *text, size_t len, int max);
 
 int hookd_valid_event_type(const char *s, size_t len);
+
+/*
+ * Levenshtein distance between a and b, counting at most max (a larger
+ * distance is max + 1); names longer than 64 bytes are max + 1 away.
+ */
+int hookd_edit_distance(const char *a, const char *b, int max);
 int hookd_valid_idempotency_key(const char *s, size_t len);
 
 #endif /* HOOKD_VALIDATE_H */

@@ -23,8 +23,9 @@ $$;
 -- transaction with one NOTIFY.
 --
 -- batch: [{"app_id": …, "idempotency_key": … or null, "request_hash": hex
--- SHA-256 of the request body, "source": … or null (for 'api'), "body":
--- the validated request body}, …]
+-- SHA-256 of the request body, "source": … or null (for 'api'), "classes":
+-- {"hookd.provider": …, "hookd.category": …} or absent, "body": the
+-- validated request body}, …]
 --
 -- One row per item, in order (nginx matches them to its requests by
 -- position): o_status is
@@ -37,6 +38,7 @@ $$;
 --                      enforce_event_types, o_message says why;
 --   'no_application'   the key's application was deleted meanwhile;
 --   'invalid'          this item could not be stored (o_message: why).
+-- A refused item's o_hint says what to send instead (hints.sql).
 --
 -- The batch is shared by applications, so one item's failure is confined
 -- to it: the whole batch is stored by one statement (hookd.ingest_items);
@@ -47,7 +49,7 @@ $$;
 -- answer 503.
 CREATE OR REPLACE FUNCTION hookd.ingest(batch jsonb)
 RETURNS TABLE (o_n integer, o_status text, o_id text, o_event_type text,
-               o_received_at text, o_message text)
+               o_received_at text, o_message text, o_hint text)
 LANGUAGE plpgsql AS $$
 DECLARE
     item   jsonb;
@@ -72,9 +74,9 @@ BEGIN
     LOOP
         BEGIN
             SELECT pos, i.o_status, i.o_id, i.o_event_type, i.o_received_at,
-                   i.o_message
+                   i.o_message, i.o_hint
               INTO o_n, o_status, o_id, o_event_type, o_received_at,
-                   o_message
+                   o_message, o_hint
               FROM hookd.ingest_items(jsonb_build_array(item)) i;
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE,
@@ -88,6 +90,9 @@ BEGIN
             o_event_type := item->'body'->>'event_type';
             o_received_at := NULL;
             o_message := format('this event cannot be stored: %s', msg);
+            o_hint := 'correct the value PostgreSQL names (text it cannot '
+                      'store, such as \u0000, or a value out of its range) '
+                      'and send the event again; only this event was refused';
         END;
         RETURN NEXT;
     END LOOP;
@@ -109,7 +114,7 @@ $$;
 -- Rows as hookd.ingest's, but for 'invalid'.
 CREATE OR REPLACE FUNCTION hookd.ingest_items(batch jsonb)
 RETURNS TABLE (o_n integer, o_status text, o_id text, o_event_type text,
-               o_received_at text, o_message text)
+               o_received_at text, o_message text, o_hint text)
 LANGUAGE plpgsql AS $$
 DECLARE
     r record;
@@ -130,8 +135,8 @@ BEGIN
                    AS enforced,
                et.name AS type_name,
                CASE WHEN et.schema IS NOT NULL
-                    THEN hookd.schema_errors(et.schema, i.item->'body'->'payload',
-                                             'payload') END AS schema_error
+                    THEN hookd.schema_check(et.schema, i.item->'body'->'payload',
+                                            'payload') END AS schema_error
           FROM items i
           LEFT JOIN hookd.applications a ON a.id = i.app_id
           LEFT JOIN hookd.event_types et
@@ -151,7 +156,9 @@ BEGIN
                (app_id, id, event_type, payload, labels, idempotency_key,
                 request_hash, source)
         SELECT j.app_id, j.id, j.event_type, j.item->'body'->'payload',
-               coalesce(nullif(j.item->'body'->'labels', 'null'), '{}'),
+               -- the classifier's labels (docs/assist.md); the producer's win
+               coalesce(j.item->'classes', '{}')
+                   || coalesce(nullif(j.item->'body'->'labels', 'null'), '{}'),
                j.ikey, decode(j.item->>'request_hash', 'hex'), j.source
           FROM judged j
          WHERE j.refused IS NULL
@@ -199,10 +206,14 @@ BEGIN
                    'for this application, which accepts registered types only; '
                    'register it under /v1/apps/{app}/event-types', j.event_type)
                WHEN 'schema_mismatch' THEN format('the payload does not match the '
-                   'schema of "%s": %s', j.type_name, j.schema_error)
+                   'schema of "%s": %s', j.type_name, j.schema_error->>'message')
                WHEN 'no_application' THEN 'the application of this API key was '
                    'deleted'
-               END AS message
+               END AS message,
+           CASE j.refused
+               WHEN 'unknown_type' THEN hookd.unknown_type_hint(j.app_id, j.event_type)
+               WHEN 'schema_mismatch' THEN j.schema_error->>'hint'
+               END AS hint
       FROM judged j
       LEFT JOIN ins mine ON mine.id = j.id
       -- a replay: the stored event, committed earlier or made by an
@@ -231,6 +242,7 @@ BEGIN
         o_event_type := r.event_type;
         o_received_at := r.received_at;
         o_message := r.message;
+        o_hint := r.hint;
 
         IF r.status = 'unseen' THEN
             -- Another transaction inserted this key while the statement

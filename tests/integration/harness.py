@@ -154,6 +154,10 @@ http {{
         location = /big/v1/events {{
             hookd_ingest;
         }}
+        location = /unclassified/v1/events {{
+            hookd_ingest;
+            hookd_classify off;
+        }}
         # behind a load balancer: the client is X-Forwarded-For's address
         location = /guarded/v1/events {{
             hookd_ingest;

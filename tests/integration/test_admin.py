@@ -576,7 +576,9 @@ def test_events_list_filters_get_and_deliveries(operator):
     assert page2["next_cursor"] is None
 
     got = ok(operator("GET", f"{t.base}/events/{a['id']}"))
-    assert got["payload"] == {"n": 1} and got["labels"] == {"owner_id": "acme"}
+    assert got["payload"] == {"n": 1} and got["labels"] == {
+        "owner_id": "acme", "hookd.provider": "custom",
+        "hookd.category": "commerce"}
     dl = ok(operator("GET", f"{t.base}/events/{t.event['id']}/deliveries"))
     assert [d["endpoint_id"] for d in dl["data"]] == [t.ep]
 

@@ -33,8 +33,10 @@ def test_accepted_event_is_committed_with_its_rows(app, pg):
 
     rows = pg.query("SELECT app_id, event_type, payload, labels, source "
                     "FROM hookd.events WHERE id = %s", body["id"])
+    # the classifier's labels beside the producer's (docs/assist.md)
     assert rows == [(app.id, "invoice.paid", {"amount": 42},
-                     {"owner_id": "acme"}, "api")]
+                     {"owner_id": "acme", "hookd.provider": "custom",
+                      "hookd.category": "billing"}, "api")]
     dl = pg.query("SELECT endpoint_id, status, attempt_count "
                   "FROM hookd.deliveries WHERE event_id = %s", body["id"])
     assert dl == [(ep["id"], "pending", 0)]
@@ -45,7 +47,8 @@ def test_x_api_key_header_and_no_labels(app, pg):
                  headers={"Authorization": None, "X-API-Key": app.key})
     assert r.status_code == 202, r.text
     assert pg.query("SELECT labels FROM hookd.events WHERE id = %s",
-                    r.json()["id"]) == [({},)]
+                    r.json()["id"]) == [({"hookd.provider": "custom",
+                                          "hookd.category": "identity"},)]
 
 
 def test_fan_out_follows_patterns_and_label_filters(app, pg):

@@ -111,7 +111,9 @@ def test_an_event_and_its_delivery_outcome_reach_the_tail(operator, nginx,
                       if a["data"]["event_id"] == ev["id"]])
     got = [e for e in s.of("event") if e["id"] == ev["id"]][0]
     assert got["data"]["payload"] == {"amount": 42}
-    assert got["data"]["labels"] == {"owner_id": "acme"}
+    assert got["data"]["labels"] == {"owner_id": "acme",
+                                     "hookd.provider": "custom",
+                                     "hookd.category": "billing"}
     assert got["data"]["event_type"] == "invoice.paid"
     att = [a for a in s.of("attempt") if a["data"]["event_id"] == ev["id"]][0]
     assert att["id"].startswith("att_")

@@ -202,10 +202,65 @@ refuses_numbers_postgresql_cannot_store(void **state)
 }
 
 
+static void
+hint_is(const char *body, const char *needle)
+{
+    hookd_validation_t  v;
+
+    assert_int_not_equal(check(body, &v), HOOKD_VALID);
+    if (strstr(v.hint, needle) == NULL) {
+        fail_msg("hint \"%s\" for %s lacks \"%s\"", v.hint, body, needle);
+    }
+}
+
+
+static void
+hints_say_what_to_send(void **state)
+{
+    hint_is("", "send a JSON object");
+    hint_is("{\"event_type\":\"a\",}", "remove a comma");
+    hint_is("{\"event_type\":\"a\"", "ends early");
+    hint_is("{\"event_type\":'a'}", "double quotes");
+    hint_is("{} {}", "more text after it");
+    hint_is("[1]", "\"event_type\": \"invoice.paid\"");
+    hint_is("{\"evnt_type\":\"a\",\"payload\":{}}",
+            "rename \"evnt_type\" to \"event_type\"");
+    hint_is("{\"type\":\"a\",\"payload\":{}}", "rename \"type\"");
+    hint_is("{\"event_type\":\"a\",\"data\":{}}",
+            "rename \"data\" to \"payload\"");
+    hint_is("{\"event_type\":\"a\",\"payload\":{},\"user\":1}",
+            "move \"user\" into payload");
+    hint_is("{\"event_type\":42,\"payload\":{}}", "\"event_type\": \"42\"");
+    hint_is("{\"event_type\":\"invoice paid!\",\"payload\":{}}",
+            "\"invoice_paid_\"");
+    hint_is("{\"payload\":{}}", "add \"event_type\"");
+    hint_is("{\"event_type\":\"a\"}", "add \"payload\"");
+    hint_is("{\"event_type\":\"a\",\"payload\":\"{\\\"a\\\":1}\"}",
+            "not a string that holds");
+    hint_is("{\"event_type\":\"a\",\"payload\":[1]}", "\"items\"");
+    hint_is("{\"event_type\":\"a\",\"payload\":{},\"labels\":"
+            "{\"n\":5}}", "\"n\": \"5\"");
+    hint_is("{\"event_type\":\"a\",\"payload\":{},\"labels\":"
+            "{\"on\":true}}", "\"on\": \"true\"");
+    hint_is("{\"event_type\":\"a\",\"payload\":{},\"labels\":"
+            "{\"owner id\":\"x\"}}", "\"owner_id\"");
+    hint_is("{\"event_type\":\"a\",\"payload\":{\"x\":1e-20000}}",
+            "in quotes, as \"1e-20000\"");
+    hint_is("{\"event_type\":\"a\",\"payload\":{\"x\":1e999999}}",
+            "number this large in quotes");
+
+    assert_int_equal(hookd_edit_distance("payload", "paylaod", 3), 2);
+    assert_int_equal(hookd_edit_distance("abc", "abc", 0), 0);
+    assert_int_equal(hookd_edit_distance("kitten", "sitting", 5), 3);
+    assert_int_equal(hookd_edit_distance("a", "xyzw", 2), 3);
+}
+
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hints_say_what_to_send),
         cmocka_unit_test(refuses_numbers_postgresql_cannot_store),
         cmocka_unit_test(accepts_a_well_formed_event),
         cmocka_unit_test(rejects_malformed_json),

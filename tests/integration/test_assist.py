@@ -1,0 +1,229 @@
+"""Assist (docs/assist.md): classification at ingest and for sources, label
+filters on its labels, and the hints of every refusal."""
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+import pytest
+import requests
+
+from test_admin import Api, Tenant, ok
+
+
+@pytest.fixture(scope="module")
+def operator(hookd, nginx):
+    return Api(nginx.url, hookd("keys", "create", "--scope", "admin")["key"])
+
+
+def post(nginx, t, body, path="/v1/events", headers=None):
+    return requests.post(nginx.url + path, timeout=10,
+                         data=body if isinstance(body, (bytes, str))
+                         else json.dumps(body),
+                         headers=dict({"Authorization": f"Bearer {t.ingest_key}",
+                                       "Content-Type": "application/json"},
+                                      **(headers or {})))
+
+
+def hint(r, status, code):
+    assert r.status_code == status, (r.status_code, r.text)
+    e = r.json()["error"]
+    assert e["code"] == code, e
+    assert e["detail"]["hint"], e
+    return e["detail"]["hint"]
+
+
+def labels(pg, event_id):
+    return pg.query("SELECT labels FROM hookd.events WHERE id = %s",
+                    event_id)[0][0]
+
+
+def test_events_are_labelled_and_endpoints_route_on_the_labels(
+        operator, nginx, pg):
+    t = Tenant(operator)
+    billing = ok(operator("POST", t.base + "/endpoints", {
+        "url": "http://127.0.0.1:9/billing", "event_types": ["*"],
+        "labels": {"hookd.category": "billing"}}), 201)
+    alerts = ok(operator("POST", t.base + "/endpoints", {
+        "url": "http://127.0.0.1:9/alerts", "event_types": ["*"],
+        "labels": {"hookd.category": "alerts"}}), 201)
+
+    paid = t.ingest("invoice.paid", {"amount_due": 2000, "currency": "usd"})
+    fired = t.ingest("incident.triggered", {"severity": "critical",
+                                             "service": "checkout"})
+    other = t.ingest("survey.completed", {"answers": {"q1": "yes"}})
+    assert labels(pg, paid["id"]) == {"hookd.provider": "custom",
+                                     "hookd.category": "billing"}
+    assert labels(pg, fired["id"])["hookd.category"] == "alerts"
+    assert labels(pg, other["id"])["hookd.category"] == "other"
+
+    def went(ep):
+        return {i for i, in pg.query(
+            "SELECT event_id FROM hookd.deliveries WHERE endpoint_id = %s",
+            ep["id"])}
+
+    assert went(billing) == {paid["id"]}
+    assert went(alerts) == {fired["id"]}
+
+    # the producer's labels win, and do not lose a slot to the classifier
+    mine = {f"k{i}": "v" for i in range(31)}
+    mine["hookd.category"] = "alerts"
+    ev = t.ingest("invoice.paid", {"amount": 1}, labels=mine)
+    got = labels(pg, ev["id"])
+    assert got["hookd.category"] == "alerts" and len(got) == 33
+    assert got["hookd.provider"] == "custom"
+    assert ev["id"] in went(alerts) and ev["id"] not in went(billing)
+
+    # switched off (hookd_classify off;): the producer's labels alone
+    r = post(nginx, t, {"event_type": "invoice.paid", "payload": {},
+                        "labels": {"a": "b"}}, "/unclassified/v1/events")
+    assert r.status_code == 202, r.text
+    assert labels(pg, r.json()["id"]) == {"a": "b"}
+
+
+def test_a_source_names_its_provider_and_a_generic_one_is_recognized(
+        operator, nginx, pg):
+    t = Tenant(operator)
+    secret = "whsec_" + uuid.uuid4().hex
+    src = ok(operator("POST", t.base + "/sources", {
+        "name": "stripe", "provider": "stripe", "secret": secret}), 201)
+    body = json.dumps({"id": "evt_9", "object": "event",
+                       "type": "customer.created",
+                       "data": {"object": {"id": "cus_1"}}}).encode()
+    now = int(time.time())
+    mac = hmac.new(secret.encode(), f"{now}.".encode() + body,
+                   hashlib.sha256).hexdigest()
+    r = requests.post(f"{nginx.url}/in/{src['id']}", data=body, timeout=10,
+                      headers={"Content-Type": "application/json",
+                               "Stripe-Signature": f"t={now},v1={mac}"})
+    assert r.status_code == 202, r.text
+    assert labels(pg, r.json()["id"]) == {"hookd.provider": "stripe",
+                                         "hookd.category": "billing"}
+
+    # PagerDuty through a generic HMAC source, its own documented shape
+    pd = ok(operator("POST", t.base + "/sources", {
+        "name": "pagerduty", "provider": "hmac", "secret": "k",
+        "options": {"header": "X-PagerDuty-Signature", "prefix": "v1=",
+                    "type_field": "/event/event_type"}}), 201)
+    body = json.dumps({"event": {
+        "id": "5ac64822", "event_type": "incident.triggered",
+        "resource_type": "incident", "occurred_at": "2020-10-02T18:45:22Z",
+        "data": {"id": "PGR0VU2", "type": "incident", "status": "triggered",
+                 "urgency": "high"}}}).encode()
+    sig = "v1=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
+    r = requests.post(f"{nginx.url}/in/{pd['id']}", data=body, timeout=10,
+                      headers={"Content-Type": "application/json",
+                               "X-PagerDuty-Signature": sig})
+    assert r.status_code == 202, r.text
+    assert labels(pg, r.json()["id"]) == {"hookd.provider": "pagerduty",
+                                         "hookd.category": "alerts"}
+
+
+@pytest.mark.parametrize("body,code,says", [
+    ("", "invalid_json", "send a JSON object"),
+    ('{"event_type": "a",}', "invalid_json", "remove a comma"),
+    ('{"event_type": "a", "payload": {}', "invalid_json", "ends early"),
+    ("[1]", "invalid_event", '"payload"'),
+    ('{"evnt_type": "a", "payload": {}}', "invalid_event",
+     'rename "evnt_type" to "event_type"'),
+    ('{"event_type": "a", "data": {}}', "invalid_event",
+     'rename "data" to "payload"'),
+    ('{"event_type": 7, "payload": {}}', "invalid_event", '"7"'),
+    ('{"event_type": "order paid", "payload": {}}', "invalid_event",
+     '"order_paid"'),
+    ('{"event_type": "a", "payload": "{\\"x\\": 1}"}', "invalid_event",
+     "not a string"),
+    ('{"event_type": "a", "payload": {}, "labels": {"n": 5}}',
+     "invalid_event", '"n": "5"'),
+    ('{"event_type": "a", "payload": {"x": 1e-20000}}', "invalid_json",
+     '"1e-20000"'),
+])
+def test_every_400_from_ingest_says_what_to_send(operator, nginx, body, code,
+                                                 says):
+    t = Tenant(operator)
+    assert says in hint(post(nginx, t, body), 400, code)
+
+
+def test_400s_that_nginx_or_the_headers_make_carry_hints_too(operator,
+                                                             nginx):
+    t = Tenant(operator)
+    assert "UUID" in hint(post(nginx, t, {"event_type": "a", "payload": {}},
+                               headers={"Idempotency-Key": "has space"}),
+                          400, "invalid_event")
+    # a broken chunked body: nginx itself refuses it
+    import socket
+    s = socket.create_connection(("127.0.0.1", nginx.port), timeout=10)
+    s.sendall(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n"
+              b"Authorization: Bearer " + t.ingest_key.encode() +
+              b"\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\nzz\r\n")
+    reply = b""
+    while b"}}" not in reply:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        reply += chunk
+    s.shutdown(socket.SHUT_RDWR)
+    s.close()
+    assert reply.startswith(b"HTTP/1.1 400")
+    body = json.loads(reply[reply.index(b"\r\n\r\n") + 4:])
+    assert "chunks" in body["error"]["detail"]["hint"]
+
+
+def test_a_source_400_says_what_to_change(operator, nginx):
+    t = Tenant(operator)
+    src = ok(operator("POST", t.base + "/sources", {
+        "name": "b", "provider": "bearer", "secret": "tok",
+        "options": {"event_type": "x"}}), 201)
+    r = requests.post(f"{nginx.url}/in/{src['id']}", data=b"a=1&b=2",
+                      timeout=10, headers={"Authorization": "Bearer tok",
+                                           "Content-Type": "text/plain"})
+    assert '"content": "form"' in hint(r, 400, "invalid_json")
+
+
+def test_422s_say_what_the_schema_wants(operator, nginx):
+    t = Tenant(operator)
+    ok(operator("POST", t.base + "/event-types", {
+        "name": "order.created",
+        "schema": {"type": "object", "required": ["amount", "currency"],
+                   "additionalProperties": False,
+                   "properties": {
+                       "amount": {"type": "integer", "minimum": 1,
+                                  "maximum": 100000},
+                       "currency": {"enum": ["usd", "eur", "gbp"]},
+                       "express": {"type": "boolean"},
+                       "note": {"type": "string", "maxLength": 5},
+                       "sku": {"type": "string"}}}}), 201)
+    ok(operator("PATCH", t.base, {"enforce_event_types": True}))
+
+    def says(payload, event_type="order.created"):
+        return hint(post(nginx, t, {"event_type": event_type,
+                                    "payload": payload}), 422,
+                    "schema_mismatch" if event_type == "order.created"
+                    else "unknown_event_type")
+
+    good = {"amount": 5, "currency": "usd"}
+    assert says(dict(good, amount="150")) == "send payload.amount as 150"
+    assert "whole number, such as 2" in says(dict(good, amount=1.5))
+    assert says(dict(good, express="true")) == "send payload.express as true"
+    assert says({"amount": 5}) == \
+        'add payload.currency, such as "currency": "usd"'
+    assert says({"amount": 5, "curency": "usd"}) == \
+        "rename payload.curency to payload.currency"
+    assert says(dict(good, currency="USD")).startswith(
+        'send payload.currency as "usd" (one of')
+    assert says(dict(good, currency="yen")) == \
+        'send payload.currency as one of ["usd", "eur", "gbp"]'
+    assert says(dict(good, amount=0)) == \
+        "send payload.amount as a number at least 1 and at most 100000 " \
+        "(it is 0)"
+    assert says(dict(good, note="too long")) == \
+        "shorten payload.note to 5 characters (it has 8)"
+    assert says(dict(good, skus="a")) == "rename payload.skus to payload.sku"
+    assert says(dict(good, color="red")) == "leave payload.color out; the " \
+        "schema allows amount, currency, express, note, sku"
+    assert says(good, "order.creatd") .startswith(
+        'did you mean "order.created"?')
+    assert "POST /v1/apps/" in says(good, "refund.issued")
