@@ -9,7 +9,7 @@
  *    down, the first element of an array) and the values of a few naming
  *    keys (type, object, topic, …) are cut into words (at punctuation and
  *    camelCase, lower-cased, a plural's s dropped) and looked up in
- *    hookd_words; each distinct word scores once per place it was found,
+ *    hookd_words (by hash); each distinct word scores once per place it was found,
  *    three times over in the type, twice in a naming value. The best score
  *    of at least HOOKD_CLASSIFY_MIN wins; a tie goes to the provider's
  *    category, else to "other". An envelope (AWS SNS) has its message's
@@ -32,6 +32,9 @@
 #define HOOKD_CLASSIFY_MAX_KEYS    256
 #define HOOKD_CLASSIFY_WORD_LEN    32
 #define HOOKD_CLASSIFY_SEEN        512     /* a power of two */
+#define HOOKD_CLASSIFY_TABLE       1024    /* a power of two, 3x the words */
+#define HOOKD_CLASSIFY_NAMING      64      /* a power of two, 2x the keys */
+#define HOOKD_CLASSIFY_LONGEST     16      /* no word or naming key is longer */
 #define HOOKD_CLASSIFY_INNER       1024    /* words of a text message */
 #define HOOKD_CLASSIFY_INNER_JSON  65536   /* a JSON message parsed */
 
@@ -147,7 +150,7 @@ static const hookd_fingerprint_t hookd_providers[] = {
     { "google", -1, { { "/kind", "api#channel" }, { NULL, NULL } }, NULL },
 };
 
-/* keys whose string values name what an event is about */
+/* keys whose string values name what an event is about, sorted */
 static const char *hookd_naming_keys[] = {
     "RecordType", "Subject", "action", "detail-type", "entity", "event",
     "eventType", "event_type", "kind", "object", "object_kind",
@@ -156,7 +159,7 @@ static const char *hookd_naming_keys[] = {
     "type",
 };
 
-/* sorted by strcmp; hookd_classify_check_tables() says so */
+/* sorted, for people; hookd_classify_check_tables() says so */
 static const hookd_word_t hookd_words[] = {
     { "acknowledge", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
     { "acknowledged", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
@@ -516,10 +519,16 @@ hookd_classify_check_tables(void)
 {
     size_t  i;
 
-    for (i = 1; i < sizeof(hookd_words) / sizeof(hookd_words[0]); i++) {
-        if (strcmp(hookd_words[i - 1].word, hookd_words[i].word) >= 0) {
+    for (i = 0; i < sizeof(hookd_words) / sizeof(hookd_words[0]); i++) {
+        if ((i > 0 && strcmp(hookd_words[i - 1].word, hookd_words[i].word) >= 0)
+            || strlen(hookd_words[i].word) > HOOKD_CLASSIFY_LONGEST)
+        {
             return -1;
         }
+    }
+
+    if (3 * i > HOOKD_CLASSIFY_TABLE) {
+        return -1;
     }
 
     for (i = 1; i < sizeof(hookd_naming_keys) / sizeof(char *); i++) {
@@ -591,26 +600,91 @@ hookd_clue_holds(json_t *payload, const hookd_clue_t *clue)
 }
 
 
+/*
+ * hookd_words by the FNV-1a hash of each word, built on first use (nginx's
+ * workers and hookd's loop are single-threaded; the table is the same for
+ * whoever builds it): a word costs a hash, not a binary search.
+ */
+static uint32_t        hookd_word_hashes[HOOKD_CLASSIFY_TABLE];
+static unsigned short  hookd_word_slots[HOOKD_CLASSIFY_TABLE];
+static uint32_t        hookd_naming_hashes[HOOKD_CLASSIFY_NAMING];
+static int             hookd_word_table_built;
+
+
+static uint32_t
+hookd_word_hash(const char *word, size_t len)
+{
+    size_t    i;
+    uint32_t  h;
+
+    h = 2166136261u;
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char) word[i]) * 16777619u;
+    }
+
+    return h;
+}
+
+
+static void
+hookd_word_table(void)
+{
+    size_t    i, slot;
+    uint32_t  h;
+
+    for (i = 0; i < sizeof(hookd_naming_keys) / sizeof(char *); i++) {
+        h = hookd_word_hash(hookd_naming_keys[i], strlen(hookd_naming_keys[i]))
+            | 1;
+
+        for (slot = h & (HOOKD_CLASSIFY_NAMING - 1); hookd_naming_hashes[slot];
+             slot = (slot + 1) & (HOOKD_CLASSIFY_NAMING - 1))
+        {
+            /* probe */
+        }
+
+        hookd_naming_hashes[slot] = h;
+    }
+
+    for (i = 0; i < sizeof(hookd_words) / sizeof(hookd_words[0]); i++) {
+        h = hookd_word_hash(hookd_words[i].word, strlen(hookd_words[i].word));
+
+        for (slot = h & (HOOKD_CLASSIFY_TABLE - 1); hookd_word_slots[slot];
+             slot = (slot + 1) & (HOOKD_CLASSIFY_TABLE - 1))
+        {
+            /* probe */
+        }
+
+        hookd_word_hashes[slot] = h;
+        hookd_word_slots[slot] = (unsigned short) (i + 1);
+    }
+}
+
+
+/* a key of hookd_naming_keys, by hash (and then by name) */
 static int
 hookd_naming_key(const char *key)
 {
-    int     cmp;
-    size_t  lo, hi, mid;
+    size_t    i, slot, len;
+    uint32_t  h;
 
-    lo = 0;
-    hi = sizeof(hookd_naming_keys) / sizeof(char *);
+    len = strlen(key);
+    if (len > HOOKD_CLASSIFY_LONGEST) {
+        return 0;
+    }
 
-    while (lo < hi) {
-        mid = (lo + hi) / 2;
-        cmp = strcmp(key, hookd_naming_keys[mid]);
-        if (cmp == 0) {
-            return 1;
+    h = hookd_word_hash(key, len) | 1;
+
+    for (slot = h & (HOOKD_CLASSIFY_NAMING - 1); hookd_naming_hashes[slot];
+         slot = (slot + 1) & (HOOKD_CLASSIFY_NAMING - 1))
+    {
+        if (hookd_naming_hashes[slot] != h) {
+            continue;
         }
 
-        if (cmp < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
+        for (i = 0; i < sizeof(hookd_naming_keys) / sizeof(char *); i++) {
+            if (strcmp(key, hookd_naming_keys[i]) == 0) {
+                return 1;
+            }
         }
     }
 
@@ -619,25 +693,20 @@ hookd_naming_key(const char *key)
 
 
 static const hookd_word_t *
-hookd_word_find(const char *word)
+hookd_word_find(const char *word, size_t len, uint32_t h)
 {
-    int     cmp;
-    size_t  lo, hi, mid;
+    size_t              slot;
+    const hookd_word_t  *w;
 
-    lo = 0;
-    hi = sizeof(hookd_words) / sizeof(hookd_words[0]);
+    for (slot = h & (HOOKD_CLASSIFY_TABLE - 1); hookd_word_slots[slot];
+         slot = (slot + 1) & (HOOKD_CLASSIFY_TABLE - 1))
+    {
+        w = &hookd_words[hookd_word_slots[slot] - 1];
 
-    while (lo < hi) {
-        mid = (lo + hi) / 2;
-        cmp = strcmp(word, hookd_words[mid].word);
-        if (cmp == 0) {
-            return &hookd_words[mid];
-        }
-
-        if (cmp < 0) {
-            hi = mid;
-        } else {
-            lo = mid + 1;
+        if (hookd_word_hashes[slot] == h && strncmp(w->word, word, len) == 0
+            && w->word[len] == '\0')
+        {
+            return w;
         }
     }
 
@@ -650,7 +719,7 @@ static void
 hookd_tally_word(hookd_tally_t *t, char *word, size_t len, int place)
 {
     size_t               i;
-    uint32_t             h;
+    uint32_t             h, seen;
     const hookd_word_t  *w;
 
     if (len < 2) {
@@ -670,27 +739,26 @@ hookd_tally_word(hookd_tally_t *t, char *word, size_t len, int place)
         len--;
     }
 
-    word[len] = '\0';
-
-    /* FNV-1a over the place and the word; 0 marks an empty slot */
-    h = 2166136261u ^ (uint32_t) place;
-    h *= 16777619u;
-    for (i = 0; i < len; i++) {
-        h = (h ^ (unsigned char) word[i]) * 16777619u;
+    if (len > HOOKD_CLASSIFY_LONGEST) {
+        return;
     }
-    h |= 1;
 
-    for (i = h & (HOOKD_CLASSIFY_SEEN - 1); t->seen[i] != 0;
+    h = hookd_word_hash(word, len);
+
+    /* seen once per place; 0 marks an empty slot */
+    seen = ((h * 31u) + (uint32_t) place) | 1;
+
+    for (i = seen & (HOOKD_CLASSIFY_SEEN - 1); t->seen[i] != 0;
          i = (i + 1) & (HOOKD_CLASSIFY_SEEN - 1))
     {
-        if (t->seen[i] == h) {
+        if (t->seen[i] == seen) {
             return;
         }
     }
 
-    t->seen[i] = h;
+    t->seen[i] = seen;
 
-    w = hookd_word_find(word);
+    w = hookd_word_find(word, len, h);
     if (w == NULL) {
         return;
     }
@@ -802,6 +870,11 @@ hookd_classify_event(const char *source, const char *event_type, size_t type_len
     size_t         k;
     json_t        *inner;
     hookd_tally_t  t;
+
+    if (!hookd_word_table_built) {
+        hookd_word_table();
+        hookd_word_table_built = 1;
+    }
 
     out->provider = "custom";
     prior = -1;

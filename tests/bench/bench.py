@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -184,6 +185,41 @@ def fanout(pg, hookd, nginx, base):
                  for n in ("fanout", "filtered"))
 
 
+def corpus_body(name):
+    """An event of tests/classify/'s corpus, as a producer would send it."""
+    with open(os.path.join(ROOT, "tests", "classify", "tuning.jsonl")) as f:
+        for line in f:
+            d = json.loads(line)
+            if d["id"] == name:
+                return json.dumps({"event_type": d["event_type"],
+                                   "payload": d["payload"]})
+    raise KeyError(name)
+
+
+def classify(nginx, base, key):
+    """Ingest with classification (the default) and without (a location
+    with `hookd_classify off;`), alternately, for BODY and for a Shopify
+    order of 1.5 KB (its keys walked three levels down)."""
+    out = {}
+    for name, body in (("small", BODY),
+                       ("large", corpus_body("shopify-orders-create"))):
+        script = lua(os.path.join(base, f"classify-{name}.lua"), key,
+                     body=body)
+        runs = {"on": [], "off": []}
+        # short runs in ABBA order, each mode as often early as late: the
+        # rate of durable commits here swings by a tenth from second to
+        # second (fsync), so the medians of many short runs are compared
+        for mode in ("off", "on", "on", "off") * CLASSIFY_ROUNDS:
+            path = "/v1/events" if mode == "on" else "/unclassified/v1/events"
+            runs[mode].append(wrk(nginx.url + path, script, duration=2))
+        out[name] = {m: statistics.median(x["rps"] for x in runs[m])
+                     for m in runs}
+        out[name]["bytes"] = len(body)
+    return out
+
+
+CLASSIFY_ROUNDS = max(DURATION // 2, 2)
+
 TAIL_CLIENTS = 50
 
 
@@ -275,12 +311,12 @@ def tail_latency(nginx, base, key, admin, rate):
             "ingest_p99": w["p99"]}
 
 
-def lua(path, key, delay_ms=None, stamp=False):
+def lua(path, key, delay_ms=None, stamp=False, body=BODY):
     """A wrk script posting BODY. With `stamp`, each request is built as
     it is sent, and its payload carries that moment (`sent_at`, seconds
     since the epoch, as text to keep every microsecond): wrk calls
     request() right before it writes the request to the socket."""
-    body = BODY.replace("\\", "\\\\").replace('"', '\\"')
+    body = body.replace("\\", "\\\\").replace('"', '\\"')
     with open(path, "w") as f:
         f.write(textwrap.dedent(f"""
             wrk.method = "POST"
@@ -368,6 +404,7 @@ def main():
         results["fanout"], results["filtered"] = fanout(pg, hookd, nginx,
                                                         base)
         results["tail"] = tail_bench(pg, hookd, nginx, base, key)
+        results["classify"] = classify(nginx, base, key)
 
         # fixed rate: connections x 1000 / (delay + latency) ~ 5k/s
         paced = lua(os.path.join(base, "paced.lua"), key, delay_ms=10)
@@ -702,6 +739,7 @@ def write_report(r):
     keyed, src = r["keyed"], r["source"]
     fan, flt = r["fanout"], r["filtered"]
     tl = r["tail"]
+    cl = r["classify"]
     vs_pgbench = ing["rps"] / r["pgbench"]
     vs_return = ing["rps"] / ret["rps"]
     today = datetime.date.today().isoformat()
@@ -716,6 +754,8 @@ def write_report(r):
         | latency at full load | p50 {ing['p50']:.2f} ms, p99 {ing['p99']:.2f} ms | `return 202`: p99 {ret['p99']:.2f} ms | | |
         | durable events/s through `POST /in/<stripe source>`, each signed and verified, its own event id | {src['rps']:.0f} | `POST /v1/events` with a new `Idempotency-Key` on every request, same load: {keyed['rps']:.0f} | {src['rps'] / keyed['rps']:.2f}x | >= 0.9x |
         | durable events/s to 10 endpoints, each with a filter of 4 clauses every event passes | {flt['rps']:.0f} | the same 10 endpoints without filters, same load (2 alternating runs each): {fan['rps']:.0f} | {flt['rps'] / fan['rps']:.2f}x | >= 0.8x |
+        | durable events/s through `POST /v1/events`, each event classified (the default; {cl['small']['bytes']}-byte body) | {cl['small']['on']:.0f} | `hookd_classify off;`, same load (medians of {2 * CLASSIFY_ROUNDS} runs of 2 s each, ABBA): {cl['small']['off']:.0f} | {cl['small']['on'] / cl['small']['off']:.2f}x | >= 0.95x |
+        | same, a {cl['large']['bytes']}-byte Shopify order (its keys walked three levels down) | {cl['large']['on']:.0f} | `hookd_classify off;`: {cl['large']['off']:.0f} | {cl['large']['on'] / cl['large']['off']:.2f}x | >= 0.95x |
         | durable events/s with {TAIL_CLIENTS} clients of the live tail connected, tailing another application ({tl['other']['alive']} still connected at the end) | {tl['other']['rps']:.0f} | no tail client, same load (2 alternating runs each): {tl['none']['rps']:.0f} | {tl['other']['rps'] / tl['none']['rps']:.2f}x | >= 0.9x |
         | same, the {TAIL_CLIENTS} tailing the application ingested: every event written to each ({tl['same']['alive']} still connected at the end) | {tl['same']['rps']:.0f} | no tail client: {tl['none']['rps']:.0f} | {tl['same']['rps'] / tl['none']['rps']:.2f}x | |
         | sent by wrk -> arrival at a tail client, at half the rate without tail clients: {tl['latency']['rps']:.0f} events/s (asked {tl['latency']['asked']:.0f}; {tl['latency']['n']} events) | p50 {tl['latency']['p50']:.1f} ms, p99 {tl['latency']['p99']:.1f} ms | the 202 itself, same run: p50 {tl['latency']['ingest_p50']:.2f} ms, p99 {tl['latency']['ingest_p99']:.2f} ms | | |
