@@ -8,7 +8,8 @@ PKGS="build-essential pkg-config nginx nginx-dev libpcre2-dev zlib1g-dev
       libpq-dev libcurl4-openssl-dev libjansson-dev libev-dev libssl-dev
       libcmocka-dev postgresql postgresql-contrib python3 python3-pytest
       python3-psycopg python3-requests python3-aiosmtpd wrk curl procps
-      python3-yaml python3-cryptography postgresql-15-plpgsql-check clang
+      python3-yaml python3-cryptography python3-jsonschema
+      postgresql-15-plpgsql-check clang
       libclang-rt-14-dev
       openssl chromium"
 

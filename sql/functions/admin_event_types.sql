@@ -45,6 +45,48 @@ BEGIN
 END
 $$;
 
+-- GET …/event-types/{name}/sample?seed=N (sql/functions/samples.sql): a
+-- payload valid for the type's schema, the same for the same seed; with no
+-- schema, the stored sample.
+CREATE OR REPLACE FUNCTION hookd.api_event_type_sample(t hookd.event_types,
+                                                       method text, q jsonb,
+                                                       OUT status integer,
+                                                       OUT reply jsonb)
+LANGUAGE plpgsql AS $$
+DECLARE
+    seed  bigint;
+    r     jsonb;
+BEGIN
+    IF method <> 'GET' THEN
+        PERFORM hookd.api_fail(405, 'method_not_allowed', 'a sample is read with GET');
+    END IF;
+    IF coalesce(q->>'seed', '0') !~ '^[0-9]{1,9}$' THEN
+        PERFORM hookd.api_fail(400, 'invalid_query',
+                               'seed must be an integer from 0 to 999999999');
+    END IF;
+    seed := coalesce(q->>'seed', '0')::bigint;
+    IF t.schema IS NULL THEN
+        IF t.sample IS NULL THEN
+            PERFORM hookd.api_fail(404, 'not_found', format(
+                'event type "%s" has neither a schema to make a sample from nor '
+                'a stored sample; PATCH it with one', t.name));
+        END IF;
+        status := 200;
+        reply := jsonb_build_object('event_type', t.name, 'from', 'stored',
+                                    'seed', NULL, 'sample', t.sample);
+        RETURN;
+    END IF;
+    r := hookd.schema_sample(t.schema, seed);
+    IF r ? 'why' THEN
+        PERFORM hookd.api_fail(422, 'unsatisfiable_schema', format(
+            'no payload can be made for the schema of "%s": %s', t.name, r->>'why'));
+    END IF;
+    status := 200;
+    reply := jsonb_build_object('event_type', t.name, 'from', 'schema',
+                                'seed', seed, 'sample', r->'value');
+END
+$$;
+
 CREATE OR REPLACE FUNCTION hookd.api_event_types(a hookd.applications,
                                                  method text, seg text[], q jsonb,
                                                  body jsonb,
@@ -101,12 +143,17 @@ BEGIN
         RETURN;
     END IF;
 
-    IF cardinality(seg) <> 5 THEN
+    IF cardinality(seg) NOT IN (5, 6)
+       OR (cardinality(seg) = 6 AND seg[6] <> 'sample') THEN
         PERFORM hookd.api_fail(404, 'not_found', 'no such route');
     END IF;
     SELECT * INTO t FROM hookd.event_types WHERE app_id = a.id AND name = seg[5];
     IF NOT FOUND THEN
         PERFORM hookd.api_fail(404, 'not_found', format('no event type "%s"', seg[5]));
+    END IF;
+    IF cardinality(seg) = 6 THEN
+        SELECT * INTO status, reply FROM hookd.api_event_type_sample(t, method, q);
+        RETURN;
     END IF;
     IF method = 'GET' THEN
         status := 200;

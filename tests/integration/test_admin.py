@@ -60,7 +60,8 @@ class Tenant:
         self.admin = Api(api.url, ok(api("POST", self.base + "/api-keys",
                                          {"scopes": ["admin"]}), 201)["key"])
         ok(api("POST", self.base + "/event-types",
-               {"name": "invoice.paid", "description": "paid"}), 201)
+               {"name": "invoice.paid", "description": "paid",
+                "schema": {"type": "object"}}), 201)
         self.endpoint = ok(api("POST", self.base + "/endpoints", {
             "url": receiver_url or "http://127.0.0.1:9/hook"}), 201)
         self.ep = self.endpoint["id"]
@@ -93,6 +94,7 @@ class Tenant:
             ("GET", b + "/event-types", None),
             ("POST", b + "/event-types", {"name": "other.type"}),
             ("GET", b + "/event-types/invoice.paid", None),
+            ("GET", b + "/event-types/invoice.paid/sample", None),
             ("PATCH", b + "/event-types/invoice.paid", {"description": "x"}),
             ("DELETE", b + "/event-types/invoice.paid", None),
             ("GET", b + "/endpoints", None),

@@ -227,3 +227,135 @@ def test_422s_say_what_the_schema_wants(operator, nginx):
     assert says(good, "order.creatd") .startswith(
         'did you mean "order.created"?')
     assert "POST /v1/apps/" in says(good, "refund.issued")
+
+
+ORDER = {
+    "type": "object",
+    "required": ["id", "amount", "currency", "lines", "customer"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "minLength": 8, "maxLength": 40},
+        "amount": {"type": "integer", "minimum": 1, "maximum": 1000000},
+        "discount": {"type": "number", "exclusiveMinimum": 0,
+                     "exclusiveMaximum": 1},
+        "currency": {"enum": ["usd", "eur", "gbp"]},
+        "status": {"const": "open"},
+        "express": {"type": "boolean"},
+        "note": {"type": ["string", "null"], "maxLength": 3},
+        "created_at": {"type": "string", "format": "date-time"},
+        "lines": {"type": "array", "minItems": 1, "maxItems": 4,
+                  "items": {"type": "object", "required": ["sku", "qty"],
+                            "properties": {
+                                "sku": {"type": "string", "minLength": 3},
+                                "qty": {"type": "integer", "minimum": 1,
+                                        "maximum": 99}}}},
+        "customer": {"type": "object", "required": ["email"],
+                     "properties": {"email": {"type": "string",
+                                              "format": "email"},
+                                    "name": {"type": "string"}},
+                     "additionalProperties": {"type": "string",
+                                              "maxLength": 10}},
+        "tags": {"type": "array", "items": {"type": "string"},
+                 "maxItems": 0},
+        "meta": {"type": "object", "additionalProperties": True},
+    }}
+
+LOOSE = {"properties": {"a": {}, "b": True, "n": {"minimum": -5,
+                                                  "maximum": -5},
+                        "list": {"items": {"enum": [1, "two", None]},
+                                 "minItems": 2}},
+         "required": ["a", "b", "n", "list", "extra"]}
+
+PATTERNS = {
+    "type": "object",
+    "required": ["code", "ref", "price", "word", "any"],
+    "properties": {
+        "code": {"type": "string", "pattern": "^[A-Z]{3}-[0-9]{4}$"},
+        "ref": {"type": "string", "pattern": "^(ord|inv)_[a-f0-9]{8}$"},
+        "price": {"type": "string", "pattern": "^\\d+(\\.\\d{2})?$"},
+        "word": {"type": "string", "pattern": "^[^\\s]+$", "maxLength": 4},
+        "any": {"type": "string", "pattern": "x.?y|z+"}}}
+
+
+def test_samples_validate_for_every_seed(operator, nginx):
+    jsonschema = pytest.importorskip("jsonschema")
+    t = Tenant(operator)
+    for name, schema in (("order.created", ORDER), ("loose", LOOSE),
+                         ("coded", PATTERNS)):
+        ok(operator("POST", t.base + "/event-types",
+                    {"name": name, "schema": schema}), 201)
+    ok(operator("PATCH", t.base, {"enforce_event_types": True}))
+
+    for name, schema in (("order.created", ORDER), ("loose", LOOSE),
+                         ("coded", PATTERNS)):
+        seen = set()
+        for seed in range(40):
+            got = ok(operator("GET", f"{t.base}/event-types/{name}/sample",
+                              params={"seed": seed}))
+            assert got["from"] == "schema" and got["seed"] == seed
+            sample = got["sample"]
+            seen.add(json.dumps(sample, sort_keys=True))
+            if name != "coded":
+                jsonschema.Draft202012Validator(schema).validate(sample)
+            # hookd's own validator: the application enforces its types
+            r = post(nginx, t, {"event_type": name, "payload": sample})
+            assert r.status_code == 202, (seed, sample, r.text)
+        assert len(seen) > 20, name            # the seed matters
+        again = ok(operator("GET", f"{t.base}/event-types/{name}/sample",
+                            params={"seed": 7}))["sample"]
+        assert json.dumps(again, sort_keys=True) in seen
+
+    one = ok(operator("GET", f"{t.base}/event-types/order.created/sample",
+                      params={"seed": 3}))["sample"]
+    assert "@example.com" in one["customer"]["email"]
+    assert one["currency"] in ("usd", "eur", "gbp")
+    assert ok(operator("GET", f"{t.base}/event-types/order.created/sample"))[
+        "seed"] == 0
+
+
+@pytest.mark.parametrize("schema,why", [
+    ({"properties": {"n": {"type": "integer", "minimum": 5, "maximum": 4}},
+      "required": ["n"]}, "payload.n: no integer lies within its bounds"),
+    ({"properties": {"n": {"type": "integer", "minimum": 1.2,
+                           "maximum": 1.8}}, "required": ["n"]},
+     "no integer lies within its bounds"),
+    ({"required": ["x"], "additionalProperties": False},
+     "payload.x is required, but additionalProperties is false"),
+    ({"properties": {"c": {"type": "string", "enum": [1, 2]}},
+      "required": ["c"]}, "payload.c: no value of its enum satisfies"),
+    ({"properties": {"c": {"const": 3, "enum": [1, 2]}}, "required": ["c"]},
+     "const 3 is not in enum"),
+    ({"properties": {"s": {"type": "string", "minLength": 5,
+                           "maxLength": 2}}, "required": ["s"]},
+     "minLength 5 is more than maxLength 2"),
+    ({"properties": {"l": {"type": "array", "minItems": 1,
+                           "items": False}}, "required": ["l"]},
+     "payload.l[0] allows no value"),
+    ({"properties": {"p": {"type": "string", "pattern": "^(a)\\1$"}},
+      "required": ["p"]}, "uses more"),
+    ({"type": "array"}, "payload: an event's payload is an object"),
+])
+def test_a_schema_no_payload_satisfies_is_422_saying_why(operator, schema,
+                                                         why):
+    t = Tenant(operator)
+    ok(operator("POST", t.base + "/event-types",
+                {"name": "x", "schema": schema}), 201)
+    r = operator("GET", t.base + "/event-types/x/sample")
+    assert r.status_code == 422, r.text
+    e = r.json()["error"]
+    assert e["code"] == "unsatisfiable_schema" and why in e["message"], e
+
+
+def test_without_a_schema_the_stored_sample(operator):
+    t = Tenant(operator)
+    ok(operator("POST", t.base + "/event-types",
+                {"name": "plain", "sample": {"hello": "world"}}), 201)
+    got = ok(operator("GET", t.base + "/event-types/plain/sample"))
+    assert got == {"event_type": "plain", "from": "stored", "seed": None,
+                   "sample": {"hello": "world"}}
+    ok(operator("POST", t.base + "/event-types", {"name": "bare"}), 201)
+    r = operator("GET", t.base + "/event-types/bare/sample")
+    assert r.status_code == 404 and "PATCH" in r.json()["error"]["message"]
+    r = operator("GET", t.base + "/event-types/plain/sample",
+                 params={"seed": "x"})
+    assert r.status_code == 400
