@@ -46,6 +46,7 @@ int hookd_cli_apps(hookd_args_t *a);
 int hookd_cli_keys(hookd_args_t *a);
 int hookd_cli_endpoints(hookd_args_t *a);
 int hookd_cli_sources(hookd_args_t *a);
+int hookd_cli_diagnose(hookd_args_t *a);
 
 /* what cli.c and cli_read.c share */
 /* NULL after printing the error (a unique violation is "conflict") */

@@ -1,7 +1,8 @@
 /*
  * What the operator CLI reads: list and get for the resources it creates,
- * in the admin API's JSON shapes (the hookd.*_json functions), so that an
- * operator without the admin API is not stuck.
+ * in the admin API's JSON shapes (the hookd.*_json functions), and an
+ * endpoint's diagnosis, so that an operator without the admin API is not
+ * stuck.
  */
 
 #include <stdlib.h>
@@ -124,6 +125,42 @@ hookd_cli_read(PGconn *pg, hookd_args_t *a, const char *resource)
 
     rc = hookd_cli_print_row(res, what, param ? param : "");
     PQclear(res);
+
+    return rc;
+}
+
+
+/* hookd diagnose <endpoint id>: GET …/endpoints/{id}/diagnosis's answer */
+int
+hookd_cli_diagnose(hookd_args_t *a)
+{
+    int          rc;
+    PGconn      *pg;
+    PGresult    *res;
+    const char  *param;
+
+    if (a->nargs != 1) {
+        hookd_fail("usage", "hookd diagnose <endpoint id>");
+        return 2;
+    }
+
+    pg = hookd_connect(a->database);
+    if (pg == NULL) {
+        return 1;
+    }
+
+    param = a->args[0];
+    res = hookd_cli_query(pg, "SELECT hookd.endpoint_diagnosis(x)::text"
+                              " FROM hookd.endpoints x WHERE x.id = $1",
+                          1, &param);
+    rc = 1;
+
+    if (res != NULL) {
+        rc = hookd_cli_print_row(res, "endpoint", param);
+        PQclear(res);
+    }
+
+    PQfinish(pg);
 
     return rc;
 }

@@ -60,6 +60,10 @@ static const hookd_command_t  hookd_commands[] = {
       "[--grace 24h]\n"
       "hookd sources list --app <name|id>\n"
       "hookd sources get <source id>\n" },
+    { "diagnose",
+      "hookd diagnose <endpoint id>\n"
+      "    what failed in the endpoint's recent attempts, ranked, with\n"
+      "    evidence and what to do (docs/assist.md)\n" },
     { "run",
       "hookd run [--config <hookd.conf>] [--allow-network <cidr>]…\n"
       "    the delivery daemon (docs/hookd.md)\n" },
@@ -234,6 +238,8 @@ main(int argc, char **argv)
         rc = hookd_cli_endpoints(&a);
     } else if (strcmp(cmd, "sources") == 0) {
         rc = hookd_cli_sources(&a);
+    } else if (strcmp(cmd, "diagnose") == 0) {
+        rc = hookd_cli_diagnose(&a);
     } else if (strcmp(cmd, "run") == 0) {
         rc = hookd_run(&a);
     } else {

@@ -264,6 +264,8 @@ BEGIN
                   FROM hookd.api_portal_sessions(a, method, seg, q, body, req);
             ELSIF seg[4] = 'stats' THEN
                 SELECT * INTO o_status, reply FROM hookd.api_stats(a, method, seg, q);
+            ELSIF seg[4] = 'summary' THEN
+                SELECT * INTO o_status, reply FROM hookd.api_summary(a, method, seg);
             ELSIF seg[4] = 'tail' THEN
                 SELECT * INTO o_status, reply
                   FROM hookd.api_tail(a, method, seg, req, k.expires_at);

@@ -386,8 +386,17 @@ BEGIN
     END IF;
 
     IF cardinality(seg) <> 6 OR action NOT IN ('pause', 'resume', 'rotate-secret',
-                                                'recover', 'test', 'health') THEN
+                                                'recover', 'test', 'health',
+                                                'diagnosis') THEN
         PERFORM hookd.api_fail(404, 'not_found', 'no such route');
+    END IF;
+    IF action = 'diagnosis' THEN
+        IF method <> 'GET' THEN
+            PERFORM hookd.api_fail(405, 'method_not_allowed', 'diagnosis takes GET');
+        END IF;
+        status := 200;
+        reply := hookd.endpoint_diagnosis(ep);
+        RETURN;
     END IF;
     IF action = 'health' THEN
         IF method <> 'GET' THEN

@@ -52,7 +52,7 @@ DECLARE
     n integer := cardinality(seg);
 BEGIN
     IF n >= 4 AND seg[4] NOT IN ('event-types', 'endpoints', 'events',
-                                 'deliveries', 'stats', 'tail') THEN
+                                 'deliveries', 'stats', 'summary', 'tail') THEN
         PERFORM hookd.api_fail(404, 'not_found', 'no such route');
     END IF;
     IF method = 'GET'

@@ -309,9 +309,10 @@ class Receiver:
     order (the last one repeats). A behaviour is a status code, or a dict
     {"status", "headers", "body", "sleep"}. With tls_dir, it speaks HTTPS
     with a self-signed certificate for 127.0.0.1 (self.cert), and records
-    whether each request's TLS session was resumed."""
+    whether each request's TLS session was resumed; with cert, a (chain,
+    key) pair of PEM files, it serves that certificate instead."""
 
-    def __init__(self, tls_dir=None):
+    def __init__(self, tls_dir=None, cert=None):
         import http.server
         import threading
 
@@ -361,7 +362,15 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        if tls_dir:
+        if cert:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*cert)
+            self.cert = cert[0]
+            self.server.socket = ctx.wrap_socket(self.server.socket,
+                                                 server_side=True)
+            self.url = f"https://127.0.0.1:{self.port}"
+        elif tls_dir:
             self.cert, ctx = tls_context(tls_dir, "receiver")
             self.server.socket = ctx.wrap_socket(self.server.socket,
                                                  server_side=True)

@@ -105,6 +105,7 @@ class Tenant:
             ("POST", ep + "/rotate-secret", None),
             ("POST", ep + "/recover", {"since": "2020-01-01T00:00:00Z"}),
             ("POST", ep + "/test", None), ("GET", ep + "/health", None),
+            ("GET", ep + "/diagnosis", None),
             ("POST", ep + "/filter/test", {"payload": {"a": 1},
                                            "filter": {"a": 1}}),
             ("GET", b + "/sources", None),
@@ -126,6 +127,7 @@ class Tenant:
             ("GET", f"{b}/portal-sessions/{self.session}", None),
             ("DELETE", f"{b}/portal-sessions/{self.session}", None),
             ("GET", b + "/stats", None),
+            ("GET", b + "/summary", None),
         ]
 
 

@@ -359,3 +359,149 @@ def test_without_a_schema_the_stored_sample(operator):
     r = operator("GET", t.base + "/event-types/plain/sample",
                  params={"seed": "x"})
     assert r.status_code == 400
+
+
+def expired_certificate(d):
+    """A CA hookd trusts (ca_file) and a certificate for 127.0.0.1 that it
+    signed, valid in January 2020 only: made with openssl ca."""
+    import os
+    import subprocess
+
+    def ossl(*args):
+        subprocess.run(("openssl",) + args, check=True, capture_output=True,
+                       cwd=d)
+
+    os.makedirs(d, exist_ok=True)
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+         "-subj", "/CN=hookd test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "leaf.key",
+         "-out", "leaf.csr")
+    with open(os.path.join(d, "ca.cnf"), "w") as f:
+        f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\n"
+                "new_certs_dir = .\nserial = serial\npolicy = p\n"
+                "default_md = sha256\nx509_extensions = ext\n"
+                "[p]\ncommonName = supplied\n"
+                "[ext]\nsubjectAltName = IP:127.0.0.1\n")
+    open(os.path.join(d, "index.txt"), "w").close()
+    with open(os.path.join(d, "serial"), "w") as f:
+        f.write("01\n")
+    ossl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem",
+         "-keyfile", "ca.key", "-in", "leaf.csr", "-out", "leaf.pem",
+         "-startdate", "20200101000000Z", "-enddate", "20200201000000Z")
+    return (os.path.join(d, "ca.pem"),
+            (os.path.join(d, "leaf.pem"), os.path.join(d, "leaf.key")))
+
+
+def test_diagnosis_names_each_failure_with_evidence_and_a_fix(
+        operator, nginx, pg, hookd, daemons, receiver, base):
+    import os
+    import socket
+    from harness import Receiver
+
+    ca, leaf = expired_certificate(os.path.join(base, "expired-tls"))
+    tls = Receiver(cert=leaf)
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    closed_port = free.getsockname()[1]
+    free.close()
+    t = Tenant(operator)
+    ok(operator("DELETE", f"{t.base}/endpoints/{t.ep}"), 204)
+    p = "/diag-" + uuid.uuid4().hex[:8]
+    receiver.plan(p + "/auth", 401)
+    receiver.plan(p + "/slow", {"status": 200, "sleep": 2.5})
+    receiver.plan(p + "/gone", 410)
+    receiver.plan(p + "/moved", {"status": 302, "headers": {
+        "Location": "https://hooks.example.com/new"}})
+    receiver.plan(p + "/busy", {"status": 429, "headers": {"Retry-After": "1"}})
+    cases = {
+        "auth_rejected": (receiver.url + p + "/auth", {}),
+        "tls_expired": (tls.url + "/hook", {}),
+        "timeout": (receiver.url + p + "/slow", {"timeout_ms": 1000}),
+        "dns": ("http://" + "a" * 64 + ".example.com/hook", {}),
+        "connection_refused": (f"http://127.0.0.1:{closed_port}/hook", {}),
+        "ssrf_refused": ("http://169.254.169.254/latest", {}),
+        "gone": (receiver.url + p + "/gone", {}),
+        "redirect": (receiver.url + p + "/moved", {}),
+        "rate_limited": (receiver.url + p + "/busy", {"rate_limit": 50}),
+    }
+    eps = {}
+    for kind, (url, extra) in cases.items():
+        eps[kind] = ok(operator("POST", t.base + "/endpoints", dict(
+            {"url": url, "event_types": ["*"]}, **extra)), 201)["id"]
+    try:
+        daemons(ca_file=ca)
+        for _ in range(3):
+            t.ingest("order.created", {"n": 1})
+
+        def attempts(ep):
+            return pg.query("SELECT count(*) FROM hookd.attempts WHERE "
+                            "endpoint_id = %s", ep)[0][0]
+        deadline = time.time() + 30
+        while time.time() < deadline and not all(
+                attempts(e) >= 1 for e in eps.values()):
+            time.sleep(0.2)
+        assert all(attempts(e) >= 1 for e in eps.values()), \
+            {k: attempts(e) for k, e in eps.items()}
+
+        says = {
+            "auth_rejected": "secret", "tls_expired": "Renew",
+            "timeout": "timeout_ms", "dns": "DNS records",
+            "connection_refused": "listening on that port",
+            "ssrf_refused": "allow_network", "gone": "resume",
+            "redirect": "https://hooks.example.com/new",
+            "rate_limited": "rate_limit (now 50 deliveries/s)",
+        }
+        for kind, ep in eps.items():
+            d = ok(operator("GET", f"{t.base}/endpoints/{ep}/diagnosis"))
+            top = d["findings"][0]
+            assert top["kind"] == kind, (kind, d)
+            assert top["share"] == 1.0 and d["window"]["failed"] >= 1
+            ev = top["evidence"]
+            assert ev["attempts"] >= 1 and ev["first_seen"] <= ev["last_seen"]
+            assert top["example"]["attempt_id"].startswith("att_")
+            assert says[kind] in top["fix"], (kind, top)
+            assert top["summary"] in d["text"] or \
+                top["summary"][1:] in d["text"], d["text"]
+        d = ok(operator("GET", f"{t.base}/endpoints/{eps['timeout']}/diagnosis"))
+        assert "1000 ms" in d["findings"][0]["summary"]
+        assert d["findings"][0]["evidence"]["median_duration_ms"] >= 1000
+        d = ok(operator("GET", f"{t.base}/endpoints/{eps['gone']}/diagnosis"))
+        assert d["status"] == "disabled" and d["text"].startswith(
+            "The endpoint is disabled")
+
+        # the CLI answers the same
+        cli = hookd("diagnose", eps["dns"])
+        assert cli["findings"][0]["kind"] == "dns"
+
+        # the application's summary: what fails, what waits, what to do
+        s = ok(operator("GET", t.base + "/summary"))
+        assert s["status"] == "failing"
+        assert s["endpoints"]["total"] == len(eps) == s["endpoints"]["failing"]
+        assert {f["endpoint_id"] for f in s["failing"]} == set(eps.values())
+        causes = {f["endpoint_id"]: f["cause"]["kind"] for f in s["failing"]}
+        assert causes == {e: k for k, e in eps.items()}
+        assert s["deliveries"]["waiting"] >= 1
+        assert "endpoints are failing" in s["text"]
+        assert "deliveries wait" in s["text"] and "What to do" in s["text"]
+        assert len(s["actions"]) >= len(eps)
+    finally:
+        tls.close()
+
+
+def test_a_healthy_application_is_summarized_so(operator, daemons, receiver,
+                                                pg):
+    t = Tenant(operator, receiver.url + "/healthy-" + uuid.uuid4().hex[:6])
+    daemons()
+    deadline = time.time() + 15
+    while time.time() < deadline and pg.query(
+            "SELECT count(*) FROM hookd.deliveries WHERE app_id = %s AND "
+            "status = 'succeeded'", t.id)[0][0] < 1:
+        time.sleep(0.1)
+    s = ok(operator("GET", t.base + "/summary"))
+    assert s["status"] == "healthy" and s["failing"] == [] and \
+        s["actions"] == []
+    assert s["text"].startswith("All 1 endpoints are delivering")
+    d = ok(operator("GET", f"{t.base}/endpoints/{t.ep}/diagnosis"))
+    assert d["findings"] == [] and "succeeded" in d["text"]
