@@ -59,6 +59,15 @@ static const hookd_param_t  hookd_params[] = {
       0, 1, 30 * 86400 },
     { "retention", HOOKD_T_SECONDS, HOOKD_OFF(retention), 0, 0,
       100 * 365 * 86400.0 },
+    { "assist_url", HOOKD_T_STR, HOOKD_OFF(assist_url), 1024, 0, 0 },
+    { "assist_model", HOOKD_T_STR, HOOKD_OFF(assist_model), 128, 0, 0 },
+    { "assist_key_file", HOOKD_T_STR, HOOKD_OFF(assist_key_file), 1024, 0, 0 },
+    { "assist_requests_per_hour", HOOKD_T_INT,
+      HOOKD_OFF(assist_requests_per_hour), 0, 1, 10000 },
+    { "assist_send_values", HOOKD_T_BOOL, HOOKD_OFF(assist_send_values), 0, 0,
+      0 },
+    { "assist_timeout", HOOKD_T_SECONDS, HOOKD_OFF(assist_timeout), 0, 0.1,
+      300 },
 };
 
 
@@ -78,6 +87,8 @@ hookd_config_defaults(hookd_config_t *c)
     c->housekeeping_interval = 60;
     c->dead_letter_threshold = 100;
     c->dead_letter_window = 3600;
+    c->assist_requests_per_hour = 60;
+    c->assist_timeout = 10;
 
     if (gethostname(host, sizeof(host)) != 0) {
         strcpy(host, "hookd");
@@ -240,6 +251,40 @@ hookd_config_check_notify(const hookd_config_t *c)
 }
 
 
+/* a backend is a URL and a model; its key file must be readable */
+static int
+hookd_config_check_assist(const hookd_config_t *c)
+{
+    FILE  *f;
+
+    if (c->assist_url[0] == '\0') {
+        return 0;
+    }
+
+    if ((strncasecmp(c->assist_url, "http://", 7) != 0
+         && strncasecmp(c->assist_url, "https://", 8) != 0)
+        || c->assist_model[0] == '\0')
+    {
+        hookd_fail("bad_config", "assist_url must be an http:// or https:// "
+                   "URL of an OpenAI-compatible API (…/v1), with "
+                   "assist_model naming the model");
+        return -1;
+    }
+
+    if (c->assist_key_file[0]) {
+        f = fopen(c->assist_key_file, "r");
+        if (f == NULL) {
+            hookd_fail("bad_config", "cannot read assist_key_file %s: %s",
+                       c->assist_key_file, strerror(errno));
+            return -1;
+        }
+        fclose(f);
+    }
+
+    return 0;
+}
+
+
 static char *
 hookd_trim(char *s)
 {
@@ -353,7 +398,9 @@ hookd_config_load(const hookd_args_t *a, hookd_config_t *out)
         return -1;
     }
 
-    if (hookd_config_check_notify(&c) != 0) {
+    if (hookd_config_check_notify(&c) != 0
+        || hookd_config_check_assist(&c) != 0)
+    {
         return -1;
     }
 

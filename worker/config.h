@@ -44,6 +44,13 @@ typedef struct {
     int                dead_letter_threshold;   /* 0: no such notice */
     double             dead_letter_window;      /* seconds */
     double             retention;               /* seconds; 0 keeps all */
+    /* the assist backend (docs/assist.md); assist_url empty: none */
+    char               assist_url[1024];        /* …/v1: chat/completions */
+    char               assist_model[128];
+    char               assist_key_file[1024];   /* its bearer token */
+    int                assist_requests_per_hour;
+    int                assist_send_values;      /* payloads, not shapes */
+    double             assist_timeout;          /* seconds */
 } hookd_config_t;
 
 /*

@@ -23,6 +23,7 @@
 #include "claim.h"
 #include "config.h"
 #include "daemon.h"
+#include "assist.h"
 #include "housekeeping.h"
 #include "log.h"
 #include "metrics.h"
@@ -44,6 +45,7 @@ typedef struct {
     hookd_attempts_t      *attempts;
     hookd_recorder_t      *recorder;
     hookd_housekeeping_t  *housekeeping;
+    hookd_assist_t        *assist;      /* NULL: no backend configured */
     int                    draining;
     int                    pumping;
     ev_timer               poll;
@@ -260,6 +262,7 @@ hookd_on_term(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_stop(loop, &d->poll);
     ev_timer_stop(loop, &d->stats);
     hookd_housekeeping_stop(d->housekeeping);
+    hookd_assist_stop(d->assist);
     ev_timer_set(&d->drain, d->conf.drain_timeout, 0);
     ev_timer_start(loop, &d->drain);
 
@@ -294,6 +297,7 @@ hookd_on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     ev_timer_set(&d->leases, c.lease_seconds / 3, c.lease_seconds / 3);
     ev_timer_again(loop, &d->leases);
     hookd_housekeeping_reset(d->housekeeping);
+    hookd_assist_reset(d->assist);
     hookd_attempts_keep(d->attempts, c.concurrency);
 
     hookd_log(HOOKD_LOG_INFO, "configuration reloaded");
@@ -307,6 +311,7 @@ hookd_daemon_free(hookd_daemon_t *d)
     hookd_resolver_free(d->resolver);
     hookd_metrics_close(d->loop);
     hookd_housekeeping_free(d->housekeeping);
+    hookd_assist_free(d->assist);
     hookd_claims_free(d->claims);
     hookd_recorder_free(d->recorder);
     hookd_attempts_free(d->attempts);
@@ -319,7 +324,7 @@ hookd_daemon_free(hookd_daemon_t *d)
 int
 hookd_run(const hookd_args_t *a)
 {
-    int                     rc;
+    int                     rc, failed;
     hookd_daemon_t          d;
     hookd_store_events_t    ev = { hookd_on_ready, hookd_on_notify, NULL };
     hookd_store_events_t    rev = { hookd_on_ready, NULL, NULL };
@@ -327,6 +332,7 @@ hookd_run(const hookd_args_t *a)
 
     memset(&d, 0, sizeof(d));
     d.args = a;
+    failed = 0;
 
     if (hookd_config_load(a, &d.conf) != 0
         || hookd_master_key_load(d.conf.secret_key_file[0]
@@ -370,8 +376,12 @@ hookd_run(const hookd_args_t *a)
                      ? hookd_housekeeping_new(d.loop, d.recording, &d.conf)
                      : NULL;
 
+    d.assist = d.recording
+               ? hookd_assist_new(d.loop, d.recording, &d.conf, &failed)
+               : NULL;
+
     if (d.claims == NULL || d.attempts == NULL || d.recorder == NULL
-        || d.housekeeping == NULL)
+        || d.housekeeping == NULL || failed)
     {
         hookd_fail("internal", "out of memory");
         hookd_daemon_free(&d);

@@ -9,7 +9,7 @@
 #include "store.h"
 
 
-#define HOOKD_STORE_MAX_PARAMS  4
+#define HOOKD_STORE_MAX_PARAMS  6
 #define HOOKD_BACKOFF_MIN       0.05
 #define HOOKD_BACKOFF_MAX       2.0
 
@@ -92,7 +92,16 @@ static const char  hookd_store_prepare[] =
     " SELECT hookd.notifications_done($1, $2);"
     "PREPARE hookd_purge (double precision, integer) AS"
     " SELECT hookd.purge($1, $2);"
-    "PREPARE hookd_stats_roll AS SELECT hookd.stats_roll()";
+    "PREPARE hookd_stats_roll AS SELECT hookd.stats_roll();"
+    "PREPARE hookd_assist_alive AS SELECT hookd.assist_backend_alive();"
+    "PREPARE hookd_assist_take_events (integer, boolean) AS"
+    " SELECT * FROM hookd.assist_take_events($1, $2);"
+    "PREPARE hookd_assist_classified (text, text, text, text, text, text[]) AS"
+    " SELECT hookd.assist_classified($1, $2, $3, $4, $5, $6);"
+    "PREPARE hookd_assist_take_wanted (integer, boolean) AS"
+    " SELECT * FROM hookd.assist_take_wanted($1, $2);"
+    "PREPARE hookd_assist_answered (text, text, text, text, jsonb, text) AS"
+    " SELECT hookd.assist_answered($1, $2, $3, $4, $5, $6)";
 
 
 static void hookd_store_connect(hookd_store_t *s);

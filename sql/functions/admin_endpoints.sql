@@ -394,8 +394,10 @@ BEGIN
         IF method <> 'GET' THEN
             PERFORM hookd.api_fail(405, 'method_not_allowed', 'diagnosis takes GET');
         END IF;
+        PERFORM hookd.assist_want(ep.app_id, 'diagnosis', ep.id);
         status := 200;
-        reply := hookd.endpoint_diagnosis(ep);
+        reply := hookd.endpoint_diagnosis(ep) || jsonb_build_object(
+            'assist', hookd.assist_latest(ep.app_id, 'diagnosis', ep.id));
         RETURN;
     END IF;
     IF action = 'health' THEN

@@ -81,9 +81,11 @@ BEGIN
         PERFORM hookd.api_fail(422, 'unsatisfiable_schema', format(
             'no payload can be made for the schema of "%s": %s', t.name, r->>'why'));
     END IF;
+    PERFORM hookd.assist_want(t.app_id, 'sample', t.name);
     status := 200;
     reply := jsonb_build_object('event_type', t.name, 'from', 'schema',
-                                'seed', seed, 'sample', r->'value');
+                                'seed', seed, 'sample', r->'value',
+                                'assist', hookd.assist_latest(t.app_id, 'sample', t.name));
 END
 $$;
 

@@ -167,6 +167,18 @@ BEGIN
            WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING e.app_id, e.id, e.event_type, e.payload, e.labels,
                   e.idempotency_key, e.source, e.request_hash, e.received_at
+    ), queued AS (
+        -- left "other" by the classifier, for a hookd with an assist
+        -- backend to ask about (sql/functions/assist.sql); the test is made
+        -- once per statement, and is false without such a hookd
+        INSERT INTO hookd.assist_queue (app_id, event_id)
+        SELECT ins.app_id, ins.id
+          FROM ins JOIN judged j ON j.id = ins.id
+         WHERE (SELECT hookd.assist_active())
+           AND ins.labels->>'hookd.category' = 'other'
+           AND j.item->'classes'->>'hookd.category' = 'other'
+           AND NOT coalesce(j.item->'body'->'labels' ? 'hookd.category', false)
+        ON CONFLICT DO NOTHING
     ), fan AS (
         INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
         SELECT ins.app_id, ins.id, ep.id

@@ -156,7 +156,7 @@ $$;
 CREATE OR REPLACE FUNCTION hookd.api_summary(a hookd.applications, method text,
                                              seg text[],
                                              OUT status integer, OUT reply jsonb)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql AS $$
 BEGIN
     IF cardinality(seg) <> 4 THEN
         PERFORM hookd.api_fail(404, 'not_found', 'no such route');
@@ -164,7 +164,9 @@ BEGIN
     IF method <> 'GET' THEN
         PERFORM hookd.api_fail(405, 'method_not_allowed', 'summary takes GET');
     END IF;
+    PERFORM hookd.assist_want(a.id, 'summary', a.id);
     status := 200;
-    reply := hookd.app_summary(a);
+    reply := hookd.app_summary(a) || jsonb_build_object(
+        'assist', hookd.assist_latest(a.id, 'summary', a.id));
 END
 $$;

@@ -505,3 +505,263 @@ def test_a_healthy_application_is_summarized_so(operator, daemons, receiver,
     assert s["text"].startswith("All 1 endpoints are delivering")
     d = ok(operator("GET", f"{t.base}/endpoints/{t.ep}/diagnosis"))
     assert d["findings"] == [] and "succeeded" in d["text"]
+
+
+class ChatStandIn:
+    """A stand-in for an OpenAI-compatible API on 127.0.0.1: records each
+    POST …/chat/completions and answers with answer(request), a dict sent
+    as the message's JSON content (or a str sent as it is), after
+    delay(request) seconds."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.requests = []
+        self.answer = lambda req: {"category": "other"}
+        self.delay = lambda req: 0
+        stand_in = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers["Content-Length"]))
+                req = {"path": self.path, "headers": dict(self.headers),
+                       "raw": raw, "body": json.loads(raw)}
+                stand_in.requests.append(req)
+                time.sleep(stand_in.delay(req))
+                content = stand_in.answer(req)
+                if not isinstance(content, str):
+                    content = json.dumps(content)
+                out = json.dumps({"id": "chatcmpl-1",
+                                  "object": "chat.completion",
+                                  "model": req["body"].get("model"),
+                                  "choices": [{"index": 0,
+                                               "finish_reason": "stop",
+                                               "message": {
+                                                   "role": "assistant",
+                                                   "content": content}}]}
+                                 ).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                except OSError:
+                    pass                # hookd gave up waiting
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever,
+                         daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+    def user(self, req):
+        return json.loads(req["body"]["messages"][1]["content"])
+
+
+@pytest.fixture
+def backend(pg, base):
+    """The stand-in, a key file, and the assist tables cleared before and
+    after (one database serves every test)."""
+    import os
+
+    def clear():
+        with pg.connect() as c:
+            c.execute("DELETE FROM hookd.assist_state; "
+                      "DELETE FROM hookd.assist_queue; "
+                      "DELETE FROM hookd.assist_answers; "
+                      "DELETE FROM hookd.assist_classes")
+
+    clear()
+    s = ChatStandIn()
+    s.key_file = os.path.join(base, "assist.key")
+    with open(s.key_file, "w") as f:
+        f.write("sk-test-4242\n")
+    s.conf = lambda **extra: dict({"assist_url": s.url,
+                                   "assist_model": "test-model",
+                                   "assist_key_file": s.key_file}, **extra)
+    yield s
+    s.close()
+    clear()
+
+
+def until(what, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = what()
+        if got:
+            return got
+        time.sleep(0.2)
+    return what()
+
+
+def backend_up(pg):
+    assert until(lambda: pg.query("SELECT hookd.assist_active()")[0][0])
+
+
+def test_the_backend_classifies_what_the_rules_left_other(
+        operator, pg, daemons, receiver, backend):
+    backend.answer = lambda req: {"category": "billing"}
+    t = Tenant(operator)
+    p = "/reclassified-" + uuid.uuid4().hex[:6]
+    billing = ok(operator("POST", t.base + "/endpoints", {
+        "url": receiver.url + p, "event_types": ["*"],
+        "labels": {"hookd.category": "billing"}}), 201)
+    daemons(**backend.conf())
+    backend_up(pg)
+
+    ev = t.ingest("thing.happened", {"widget": "w-1", "count": 3,
+                                     "note": "do-not-leak-42"})
+    assert labels(pg, ev["id"])["hookd.category"] == "other"
+    assert until(lambda: labels(pg, ev["id"])["hookd.category"] == "billing")
+    # fanned out once more, to the endpoint the new label lets in
+    assert until(lambda: receiver.at(p))
+    assert json.loads(receiver.at(p)[0]["body"])["id"] == ev["id"]
+
+    assert len(backend.requests) == 1
+    req = backend.requests[0]
+    assert req["path"] == "/v1/chat/completions"
+    assert req["headers"]["Authorization"] == "Bearer sk-test-4242"
+    assert req["headers"]["Content-Type"] == "application/json"
+    body = req["body"]
+    assert body["model"] == "test-model" and body["temperature"] == 0
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert "billing" in body["messages"][0]["content"]
+    sent = backend.user(req)
+    assert sent["event_type"] == "thing.happened"
+    assert sent["payload_structure"] == {"count": "number", "note": "string(14)",
+                                         "widget": "string(3)"}
+    # structure only: no value leaves by default
+    assert b"do-not-leak-42" not in req["raw"] and b"w-1" not in req["raw"]
+    assert "payload" not in sent
+
+    # the same shape again: the stored answer, no new request
+    again = t.ingest("thing.happened", {"widget": "w-2", "count": 4,
+                                        "note": "another-value"})
+    assert until(lambda: labels(pg, again["id"])["hookd.category"]
+                 == "billing")
+    assert len(backend.requests) == 1
+
+
+def test_values_leave_only_with_assist_send_values(operator, pg, daemons,
+                                                   backend):
+    t = Tenant(operator)
+    daemons(**backend.conf(assist_send_values="true"))
+    backend_up(pg)
+    t.ingest("thing.counted", {"gadget": "g-77"})
+    assert until(lambda: backend.requests)
+    assert backend.user(backend.requests[0])["payload"] == {"gadget": "g-77"}
+
+
+def test_timeouts_and_wrong_answers_are_ignored(operator, pg, daemons,
+                                                backend):
+    backend.delay = lambda req: 3 if "slow.thing" in req["raw"].decode() \
+        else 0
+    backend.answer = lambda req: {"category": "finance"} \
+        if "odd.thing" in req["raw"].decode() else "not json at all" \
+        if "garbled.thing" in req["raw"].decode() else {"category": "alerts"}
+    t = Tenant(operator)
+    d = daemons(**backend.conf(assist_timeout="500ms"))
+    backend_up(pg)
+    slow = t.ingest("slow.thing", {"a": 1})
+    odd = t.ingest("odd.thing", {"b": 1})
+    garbled = t.ingest("garbled.thing", {"c": 1})
+    fine = t.ingest("fine.thing", {"d": 1})
+    assert until(lambda: labels(pg, fine["id"])["hookd.category"] == "alerts")
+    assert until(lambda: "Timeout was reached" in d.output())
+    assert until(lambda: '"finance" is no category' in d.output())
+    assert until(lambda: "not a JSON object" in d.output())
+    time.sleep(1)
+    for ev in (slow, odd, garbled):
+        assert labels(pg, ev["id"])["hookd.category"] == "other"
+    # a shape whose answer was unusable is not asked about again soon
+    n = len(backend.requests)
+    t.ingest("odd.thing", {"b": 2})
+    time.sleep(3)
+    assert len(backend.requests) == n
+    assert d.proc.poll() is None
+
+
+def test_the_hourly_budget_is_kept(operator, pg, daemons, backend):
+    backend.answer = lambda req: {"category": "code"}
+    t = Tenant(operator)
+    daemons(**backend.conf(assist_requests_per_hour=3))
+    backend_up(pg)
+    for i in range(6):
+        t.ingest(f"shape{i}.made", {f"key{i}": i})
+    assert until(lambda: len(backend.requests) >= 3)
+    time.sleep(5)                          # two more rounds of hookd's
+    assert len(backend.requests) == 3
+    # the rest wait in the queue for the budget, still "other"
+    assert pg.query("SELECT count(*) FROM hookd.assist_queue q JOIN "
+                    "hookd.events e ON e.id = q.event_id WHERE e.app_id = %s",
+                    t.id)[0][0] == 3
+
+
+def test_diagnoses_summaries_and_samples_get_the_backends_words(
+        operator, pg, daemons, receiver, backend):
+    def answer(req):
+        system = req["body"]["messages"][0]["content"]
+        if "example payloads" in system:
+            schema = backend.user(req)["schema"]
+            return {"sample": {"amount": 1250, "currency": "usd"}} \
+                if "currency" in schema["properties"] else {"sample": {}}
+        return {"text": "Your receiver keeps answering 401: give it the "
+                        "current secret."}
+    backend.answer = answer
+    t = Tenant(operator)
+    p = "/words-" + uuid.uuid4().hex[:6]
+    receiver.plan(p + "?token=s3cr3t-in-url", 401)
+    ep = ok(operator("POST", t.base + "/endpoints", {
+        "url": receiver.url + p + "?token=s3cr3t-in-url",
+        "event_types": ["*"]}), 201)
+    for name, req in (("priced", ["amount", "currency"]), ("named", ["name"])):
+        ok(operator("POST", t.base + "/event-types", {
+            "name": name, "schema": {
+                "type": "object", "required": req,
+                "properties": {k: {"type": "integer" if k == "amount"
+                                   else "string"} for k in req}}}), 201)
+    daemons(**backend.conf())
+    backend_up(pg)
+    t.ingest("order.created", {"n": 1})
+    assert until(lambda: pg.query("SELECT count(*) FROM hookd.attempts "
+                                  "WHERE endpoint_id = %s", ep["id"])[0][0])
+
+    diag = f"{t.base}/endpoints/{ep['id']}/diagnosis"
+    assert ok(operator("GET", diag))["assist"] is None      # asked for now
+    got = until(lambda: ok(operator("GET", diag))["assist"])
+    assert got["text"].startswith("Your receiver keeps answering 401")
+    assert got["model"] == "test-model" and got["age_seconds"] >= 0
+    assert ok(operator("GET", diag))["findings"][0]["kind"] == "auth_rejected"
+
+    ok(operator("GET", t.base + "/summary"))
+    assert until(lambda: ok(operator("GET", t.base + "/summary"))["assist"])
+
+    ok(operator("GET", t.base + "/event-types/priced/sample"))
+    ok(operator("GET", t.base + "/event-types/named/sample"))
+    got = until(lambda: ok(operator(
+        "GET", t.base + "/event-types/priced/sample"))["assist"])
+    assert got["sample"] == {"amount": 1250, "currency": "usd"}
+    # an answer the schema refuses is not kept
+    assert until(lambda: sum(1 for r in backend.requests
+                             if "named" in r["raw"].decode()))
+    time.sleep(1)
+    assert ok(operator("GET", t.base + "/event-types/named/sample"))[
+        "assist"] is None
+
+    # what was sent: structure and hookd's words, no URL path or query
+    words = [r for r in backend.requests
+             if "explain" in r["body"]["messages"][0]["content"]]
+    assert words and all(b"s3cr3t-in-url" not in r["raw"] for r in words)
+    assert all(b"127.0.0.1" in r["raw"] for r in words), \
+        [r["raw"] for r in words if b"127.0.0.1" not in r["raw"]]
