@@ -93,6 +93,8 @@ DECLARE
     taken  integer := 0;
 BEGIN
     DELETE FROM hookd.assist_queue WHERE queued_at < now() - interval '1 day';
+    -- shapes not seen for a month are forgotten (asked about again if seen)
+    DELETE FROM hookd.assist_classes WHERE answered_at < now() - interval '30 days';
     FOR r IN
         WITH q AS (
             SELECT q.app_id, q.event_id FROM hookd.assist_queue q

@@ -84,6 +84,11 @@ def test_hookd_refuses_bad_settings_with_the_reason(base, hookd):
         ("notify_smtp_to = not-an-address\n", "notify_smtp_to"),
         ("retention = forever\n", "retention"),
         ("ca_file = /nonexistent/ca.pem\n", "ca_file"),
+        ("assist_url = ftp://x\nassist_model = m\n", "assist_url"),
+        ("assist_url = http://127.0.0.1:9/v1\n", "assist_model"),
+        ("assist_url = http://127.0.0.1:9/v1\nassist_model = m\n"
+         "assist_key_file = /nonexistent/key\n", "assist_key_file"),
+        ("assist_requests_per_hour = 0\n", "assist_requests_per_hour"),
     ]
     for i, (text, needle) in enumerate(cases):
         conf = os.path.join(base, f"notify{i}.conf")
