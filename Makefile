@@ -77,7 +77,7 @@ $(BUILD)/unit/test_verify: tests/unit/test_verify.c ngx_module/hookd_verify.c ng
 $(BUILD)/unit/test_form: tests/unit/test_form.c ngx_module/hookd_form.c
 $(BUILD)/unit/test_filter: tests/unit/test_filter.c ngx_module/shared/hookd_filter.c
 $(BUILD)/unit/test_headers: tests/unit/test_headers.c ngx_module/shared/hookd_headers.c ngx_module/shared/hookd_seal.c
-$(BUILD)/unit/test_classify: tests/unit/test_classify.c ngx_module/shared/hookd_classify.c
+$(BUILD)/unit/test_classify: tests/unit/test_classify.c ngx_module/shared/hookd_classify.c ngx_module/shared/hookd_classify_rules.c
 $(BUILD)/unit/%:
 	@mkdir -p $(BUILD)/unit
 	$(CC) -O1 -g $(WARN) $(SAN) -std=gnu11 -Ingx_module/shared -Ingx_module -Iworker -I$(PG_INC) \
@@ -98,7 +98,7 @@ $(BUILD)/fuzz/fuzz_verify: tests/fuzz/fuzz_verify.c ngx_module/hookd_verify.c ng
 	@mkdir -p $(BUILD)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -Ingx_module -o $@ $^ -lcrypto -ljansson
 
-$(BUILD)/fuzz/fuzz_classify: tests/fuzz/fuzz_classify.c ngx_module/shared/hookd_classify.c
+$(BUILD)/fuzz/fuzz_classify: tests/fuzz/fuzz_classify.c ngx_module/shared/hookd_classify.c ngx_module/shared/hookd_classify_rules.c
 	@mkdir -p $(BUILD)/fuzz
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -Ingx_module/shared -o $@ $^ -ljansson
 

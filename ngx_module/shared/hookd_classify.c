@@ -3,14 +3,15 @@
  *
  * 1. The provider: the source's, when it is one hookd verifies by name;
  *    otherwise the first fingerprint of hookd_providers whose clues all hold
+ *    (the tables are in hookd_classify_rules.c)
  *    (keys a provider always sends, a prefix its ids carry); else "custom".
  *    A provider may imply a category (Stripe: billing), scored as a prior.
  * 2. The category: the event type's words, the payload's keys (three levels
  *    down, the first element of an array) and the values of a few naming
  *    keys (type, object, topic, …) are cut into words (at punctuation and
  *    camelCase, lower-cased, a plural's s dropped) and looked up in
- *    hookd_words (by hash); each distinct word scores once per place it was found,
- *    three times over in the type, twice in a naming value. The best score
+ *    hookd_words (by hash); each distinct word scores once per place it
+ *    was found, three times over in the type, twice in a naming value. The best score
  *    of at least HOOKD_CLASSIFY_MIN wins; a tie goes to the provider's
  *    category, else to "other". An envelope (AWS SNS) has its message's
  *    keys counted (or its first words, when not JSON): its own keys say
@@ -23,7 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "hookd_classify.h"
+#include "hookd_classify_rules.h"
 
 
 #define HOOKD_CLASSIFY_MIN         3
@@ -45,24 +46,6 @@
 
 
 typedef struct {
-    const char     *word;
-    unsigned char   weights[4];    /* category, weight, category, weight */
-} hookd_word_t;
-
-/* a clue: the string or value at a JSON pointer; value NULL: present */
-typedef struct {
-    const char  *pointer;
-    const char  *prefix;
-} hookd_clue_t;
-
-typedef struct {
-    const char        *name;
-    int                category;      /* -1: none implied */
-    hookd_clue_t       clues[2];
-    const char        *inner;         /* a string whose words are keys */
-} hookd_fingerprint_t;
-
-typedef struct {
     int       score[HOOKD_CATEGORY_N];
     uint32_t  seen[HOOKD_CLASSIFY_SEEN];
     int       keys;
@@ -74,419 +57,6 @@ static const char *hookd_category_names[HOOKD_CATEGORY_N] = {
     "messaging", "infrastructure"
 };
 
-/* hookd's named source providers, and the category each implies */
-static const struct {
-    const char  *name;
-    int          category;
-} hookd_sources[] = {
-    { "github", HOOKD_CATEGORY_CODE },
-    { "shopify", HOOKD_CATEGORY_COMMERCE },
-    { "slack", HOOKD_CATEGORY_MESSAGING },
-    { "stripe", HOOKD_CATEGORY_BILLING },
-};
-
-/* tried in order: a more specific fingerprint before a looser one */
-static const hookd_fingerprint_t hookd_providers[] = {
-    { "stripe", HOOKD_CATEGORY_BILLING, { { "/object", "event" }, { "/id", "evt_" } }, NULL },
-    { "paddle", HOOKD_CATEGORY_BILLING, { { "/notification_id", "ntf_" }, { "/event_type", NULL } }, NULL },
-    { "chargebee", HOOKD_CATEGORY_BILLING, { { "/webhook_status", NULL }, { "/content", NULL } }, NULL },
-    { "recurly", HOOKD_CATEGORY_BILLING, { { "/object_type", NULL }, { "/site_id", NULL } }, NULL },
-    { "paypal", HOOKD_CATEGORY_BILLING, { { "/id", "WH-" }, { "/resource_type", NULL } }, NULL },
-    { "gocardless", HOOKD_CATEGORY_BILLING, { { "/events/0/resource_type", NULL }, { "/meta/webhook_id", NULL } }, NULL },
-    { "razorpay", HOOKD_CATEGORY_BILLING, { { "/entity", "event" }, { "/contains", NULL } }, NULL },
-    { "gitlab", HOOKD_CATEGORY_CODE, { { "/object_kind", NULL }, { "/project", NULL } }, NULL },
-    { "gitlab", HOOKD_CATEGORY_CODE, { { "/object_kind", NULL }, { "/project_id", NULL } }, NULL },
-    { "bitbucket", HOOKD_CATEGORY_CODE, { { "/repository/scm", NULL }, { "/actor", NULL } }, NULL },
-    { "circleci", HOOKD_CATEGORY_CODE, { { "/webhook/id", NULL }, { "/happened_at", NULL } }, NULL },
-    { "azure_devops", HOOKD_CATEGORY_CODE, { { "/publisherId", NULL }, { "/resourceVersion", NULL } }, NULL },
-    { "github", HOOKD_CATEGORY_CODE, { { "/sender/login", NULL }, { "/repository/full_name", NULL } }, NULL },
-    { "pagerduty", HOOKD_CATEGORY_ALERTS, { { "/event/event_type", NULL }, { "/event/resource_type", NULL } }, NULL },
-    { "datadog", HOOKD_CATEGORY_ALERTS, { { "/alert_transition", NULL }, { "/org", NULL } }, NULL },
-    { "opsgenie", HOOKD_CATEGORY_ALERTS, { { "/integrationName", NULL }, { "/alert", NULL } }, NULL },
-    { "grafana", HOOKD_CATEGORY_ALERTS, { { "/groupKey", NULL }, { "/orgId", NULL } }, NULL },
-    { "prometheus", HOOKD_CATEGORY_ALERTS, { { "/groupKey", NULL }, { "/alerts", NULL } }, NULL },
-    { "sentry", HOOKD_CATEGORY_ALERTS, { { "/installation/uuid", NULL }, { "/actor", NULL } }, NULL },
-    { "newrelic", HOOKD_CATEGORY_ALERTS, { { "/condition_name", NULL }, { "/policy_name", NULL } }, NULL },
-    { "statuspage", HOOKD_CATEGORY_ALERTS, { { "/page/status_indicator", NULL }, { "/meta", NULL } }, NULL },
-    { "aws", -1, { { "/TopicArn", "arn:aws:sns:" }, { "/Type", NULL } }, "/Message" },
-    { "aws", -1, { { "/source", "aws." }, { "/detail-type", NULL } }, NULL },
-    { "aws", -1, { { "/Records/0/eventSource", "aws:" }, { NULL, NULL } }, NULL },
-    { "auth0", HOOKD_CATEGORY_IDENTITY, { { "/log_id", NULL }, { "/data", NULL } }, NULL },
-    { "okta", HOOKD_CATEGORY_IDENTITY, { { "/eventType", "com.okta." }, { NULL, NULL } }, NULL },
-    { "clerk", HOOKD_CATEGORY_IDENTITY, { { "/object", "event" }, { "/timestamp", NULL } }, NULL },
-    { "workos", HOOKD_CATEGORY_IDENTITY, { { "/id", "event_" }, { "/event", NULL } }, NULL },
-    { "stytch", HOOKD_CATEGORY_IDENTITY, { { "/project_id", "project-" }, { "/event_id", NULL } }, NULL },
-    { "supabase", HOOKD_CATEGORY_IDENTITY, { { "/email_data/email_action_type", NULL }, { NULL, NULL } }, NULL },
-    { "keycloak", HOOKD_CATEGORY_IDENTITY, { { "/realmId", NULL }, { "/type", NULL } }, NULL },
-    { "fusionauth", HOOKD_CATEGORY_IDENTITY, { { "/event/tenantId", NULL }, { "/event/type", NULL } }, NULL },
-    { "shopify", HOOKD_CATEGORY_COMMERCE, { { "/admin_graphql_api_id", "gid://shopify/" }, { NULL, NULL } }, NULL },
-    { "woocommerce", HOOKD_CATEGORY_COMMERCE, { { "/permalink", NULL }, { "/catalog_visibility", NULL } }, NULL },
-    { "bigcommerce", HOOKD_CATEGORY_COMMERCE, { { "/scope", "store/" }, { "/producer", NULL } }, NULL },
-    { "ecwid", HOOKD_CATEGORY_COMMERCE, { { "/storeId", NULL }, { "/eventType", NULL } }, NULL },
-    { "slack", HOOKD_CATEGORY_MESSAGING, { { "/api_app_id", NULL }, { "/team_id", NULL } }, NULL },
-    { "slack", HOOKD_CATEGORY_MESSAGING, { { "/team_domain", NULL }, { "/command", NULL } }, NULL },
-    { "twilio", HOOKD_CATEGORY_MESSAGING, { { "/AccountSid", "AC" }, { NULL, NULL } }, NULL },
-    { "sendgrid", HOOKD_CATEGORY_MESSAGING, { { "/data/0/sg_event_id", NULL }, { NULL, NULL } }, NULL },
-    { "mailgun", HOOKD_CATEGORY_MESSAGING, { { "/event-data", NULL }, { "/signature", NULL } }, NULL },
-    { "postmark", HOOKD_CATEGORY_MESSAGING, { { "/MessageStream", NULL }, { "/RecordType", NULL } }, NULL },
-    { "intercom", HOOKD_CATEGORY_MESSAGING, { { "/type", "notification_event" }, { "/topic", NULL } }, NULL },
-    { "discord", HOOKD_CATEGORY_MESSAGING, { { "/app_permissions", NULL }, { "/token", NULL } }, NULL },
-    { "microsoft_teams", HOOKD_CATEGORY_MESSAGING, { { "/channelId", "msteams" }, { NULL, NULL } }, NULL },
-    { "vercel", HOOKD_CATEGORY_INFRASTRUCTURE, { { "/payload/team", NULL }, { "/createdAt", NULL } }, NULL },
-    { "netlify", HOOKD_CATEGORY_INFRASTRUCTURE, { { "/site_id", NULL }, { "/build_id", NULL } }, NULL },
-    { "heroku", HOOKD_CATEGORY_INFRASTRUCTURE, { { "/webhook_metadata", NULL }, { "/resource", NULL } }, NULL },
-    { "terraform_cloud", HOOKD_CATEGORY_INFRASTRUCTURE, { { "/notification_configuration_id", NULL }, { "/run_id", NULL } }, NULL },
-    { "digitalocean", HOOKD_CATEGORY_INFRASTRUCTURE, { { "/droplet", NULL }, { "/action", NULL } }, NULL },
-    { "gcp", -1, { { "/message/publishTime", NULL }, { "/subscription", "projects/" } }, NULL },
-    { "typeform", HOOKD_CATEGORY_OTHER, { { "/form_response", NULL }, { NULL, NULL } }, NULL },
-    { "calendly", HOOKD_CATEGORY_OTHER, { { "/created_by", "https://api.calendly.com/" }, { NULL, NULL } }, NULL },
-    { "zoom", HOOKD_CATEGORY_OTHER, { { "/event_ts", NULL }, { "/payload/account_id", NULL } }, NULL },
-    { "hubspot", HOOKD_CATEGORY_OTHER, { { "/data/0/portalId", NULL }, { "/data/0/subscriptionType", NULL } }, NULL },
-    { "docusign", HOOKD_CATEGORY_OTHER, { { "/configurationId", NULL }, { "/generatedDateTime", NULL } }, NULL },
-    { "trello", HOOKD_CATEGORY_OTHER, { { "/model", NULL }, { "/action/idMemberCreator", NULL } }, NULL },
-    { "airtable", HOOKD_CATEGORY_OTHER, { { "/base/id", NULL }, { "/webhook/id", NULL } }, NULL },
-    { "mux", HOOKD_CATEGORY_OTHER, { { "/accessor_source", NULL }, { "/environment", NULL } }, NULL },
-    { "strava", HOOKD_CATEGORY_OTHER, { { "/aspect_type", NULL }, { "/object_type", NULL } }, NULL },
-    { "google", -1, { { "/kind", "api#channel" }, { NULL, NULL } }, NULL },
-};
-
-/* keys whose string values name what an event is about, sorted */
-static const char *hookd_naming_keys[] = {
-    "RecordType", "Subject", "action", "detail-type", "entity", "event",
-    "eventType", "event_type", "kind", "object", "object_kind",
-    "object_type", "resource", "resource_type", "scope", "source",
-    "subject", "subscriptionType", "title", "topic", "triggerSource",
-    "type",
-};
-
-/* sorted, for people; hookd_classify_check_tables() says so */
-static const hookd_word_t hookd_words[] = {
-    { "acknowledge", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "acknowledged", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "adjustment", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "alarm", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "alert", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "ami", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "amount", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "annotation", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "anomaly", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "answer", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "appointment", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "arn", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "artifact", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "assignee", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "attendee", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "auth", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "auth0", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "authenticated", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "authentication", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "autoscaling", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "aws", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "backup", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "balance", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "bank", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "bill", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "billing", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "booking", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "bot", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "bounce", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "bounced", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "branch", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "bucket", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "build", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_INFRASTRUCTURE, 1 } },
-    { "buyer", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "calendar", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "call", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "caller", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "capture", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "captured", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "card", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "carrier", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "cart", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "catalog", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "changeset", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "channel", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "charge", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "chargeback", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "chat", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "check", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "checkout", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_COMMERCE, 1 } },
-    { "clone", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "cloud", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "cluster", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "cognito", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "command", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "comment", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "commerce", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "commit", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "committer", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "compare", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "compute", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "condition", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "connection", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "container", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "conversation", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "coupon", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "cpu", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "credential", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "credit", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "critical", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "crm", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "culprit", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "currency", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "database", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "deal", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "debit", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "delinquent", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "delivered", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "deploy", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "deployment", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "diff", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "direction", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "directory", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "discount", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "disk", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "dispute", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "dlr", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "dns", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "docker", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "dockerfile", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "document", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "domain", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "downtime", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "droplet", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "dsync", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "dunning", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "dyno", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "earning", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "ec2", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "ecommerce", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "ecs", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "email", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "envelope", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "environment", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "escalate", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "escalated", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "escalation", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "exception", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "factor", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "failover", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "fargate", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "fee", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "firing", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "fork", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "form", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "framework", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "fulfill", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "fulfillment", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "gateway", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "gist", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "git", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "github", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "gitlab", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "group", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "guild", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "head", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "hook", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "host", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "hostname", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "iban", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "identity", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "image", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "inbox", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "incident", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "infrastructure", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "instance", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "intent", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "interval", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "inventory", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "invitee", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "invoice", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "issue", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "item", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "k8", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "kubernete", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "lambda", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "last4", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "lead", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "lifecycle", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "line", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "lint", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "linter", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "listing", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "livemode", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "lock", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "locked", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "lockout", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "login", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "logout", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "machine", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "mail", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "mandate", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "meeting", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "membership", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "memory", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "mention", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "merchant", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "merge", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "merged", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "message", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "metric", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "mfa", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "milestone", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "mms", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "monitor", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "mrr", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "namespace", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "netbanking", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "node", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "oauth", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "oidc", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "okta", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "oncall", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "openid", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "opsgenie", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "order", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "otp", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "outage", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "pagerduty", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "paid", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "parcel", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "passkey", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "password", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "payment", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "payout", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "paypal", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "pipeline", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "plan", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "pod", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "price", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "priority", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "product", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "proration", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "provision", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "provisioning", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "pull", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "pullrequest", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "purchasable", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "push", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "pusher", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "quantity", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "questionnaire", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "rds", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "reaction", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "realm", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "receipt", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "recipient", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "recording", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "recovered", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "recurring", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "ref", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "refund", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "region", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "registry", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "release", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "renew", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "renewal", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "renewed", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "replied", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "reply", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "repo", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "repository", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "resolved", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "responder", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "restock", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "review", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "reviewer", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "revision", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "role", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "run", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "s3", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "sale", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "saml", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "scaling", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "scim", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "scm", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "segment", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "seller", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "sender", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "server", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "session", { HOOKD_CATEGORY_IDENTITY, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "settlement", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "severity", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "sha", { HOOKD_CATEGORY_CODE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "ship", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "shipment", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "shipping", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "shop", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "shopify", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "signer", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "signin", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "signup", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "silence", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "site", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "sku", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "slack", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "slash", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "slug", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "sms", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "smtp", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "snapshot", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "spam", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "sso", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "stacktrace", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "star", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "stock", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "store", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "storefront", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "strategy", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "stripe", { HOOKD_CATEGORY_BILLING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "subject", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "subnet", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "subscription", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "suite", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "survey", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "tag", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "tax", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "tenant", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "terraform", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "text", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "thread", { HOOKD_CATEGORY_MESSAGING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "threshold", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "totp", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "tracking", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "transaction", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "trial", { HOOKD_CATEGORY_BILLING, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "trigger", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "triggered", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "twilio", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "txn", { HOOKD_CATEGORY_BILLING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "unsubscribe", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "uptime", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "urgency", { HOOKD_CATEGORY_ALERTS, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "user", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "username", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "variant", { HOOKD_CATEGORY_COMMERCE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "vcs", { HOOKD_CATEGORY_CODE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "vendor", { HOOKD_CATEGORY_COMMERCE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "verification", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "verified", { HOOKD_CATEGORY_IDENTITY, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "video", { HOOKD_CATEGORY_OTHER, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "violation", { HOOKD_CATEGORY_ALERTS, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "vm", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "voice", { HOOKD_CATEGORY_MESSAGING, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "volume", { HOOKD_CATEGORY_INFRASTRUCTURE, 2, HOOKD_CATEGORY_OTHER, 0 } },
-    { "vpc", { HOOKD_CATEGORY_INFRASTRUCTURE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "warehouse", { HOOKD_CATEGORY_COMMERCE, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "warning", { HOOKD_CATEGORY_ALERTS, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "webauthn", { HOOKD_CATEGORY_IDENTITY, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "webinar", { HOOKD_CATEGORY_OTHER, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "whatsapp", { HOOKD_CATEGORY_MESSAGING, 3, HOOKD_CATEGORY_OTHER, 0 } },
-    { "workflow", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "workspace", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "zen", { HOOKD_CATEGORY_CODE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-    { "zone", { HOOKD_CATEGORY_INFRASTRUCTURE, 1, HOOKD_CATEGORY_OTHER, 0 } },
-};
 
 
 const char *
@@ -519,7 +89,7 @@ hookd_classify_check_tables(void)
 {
     size_t  i;
 
-    for (i = 0; i < sizeof(hookd_words) / sizeof(hookd_words[0]); i++) {
+    for (i = 0; i < hookd_nwords; i++) {
         if ((i > 0 && strcmp(hookd_words[i - 1].word, hookd_words[i].word) >= 0)
             || strlen(hookd_words[i].word) > HOOKD_CLASSIFY_LONGEST)
         {
@@ -531,7 +101,7 @@ hookd_classify_check_tables(void)
         return -1;
     }
 
-    for (i = 1; i < sizeof(hookd_naming_keys) / sizeof(char *); i++) {
+    for (i = 1; i < hookd_nnaming_keys; i++) {
         if (strcmp(hookd_naming_keys[i - 1], hookd_naming_keys[i]) >= 0) {
             return -1;
         }
@@ -632,7 +202,7 @@ hookd_word_table(void)
     size_t    i, slot;
     uint32_t  h;
 
-    for (i = 0; i < sizeof(hookd_naming_keys) / sizeof(char *); i++) {
+    for (i = 0; i < hookd_nnaming_keys; i++) {
         h = hookd_word_hash(hookd_naming_keys[i], strlen(hookd_naming_keys[i]))
             | 1;
 
@@ -645,7 +215,7 @@ hookd_word_table(void)
         hookd_naming_hashes[slot] = h;
     }
 
-    for (i = 0; i < sizeof(hookd_words) / sizeof(hookd_words[0]); i++) {
+    for (i = 0; i < hookd_nwords; i++) {
         h = hookd_word_hash(hookd_words[i].word, strlen(hookd_words[i].word));
 
         for (slot = h & (HOOKD_CLASSIFY_TABLE - 1); hookd_word_slots[slot];
@@ -681,7 +251,7 @@ hookd_naming_key(const char *key)
             continue;
         }
 
-        for (i = 0; i < sizeof(hookd_naming_keys) / sizeof(char *); i++) {
+        for (i = 0; i < hookd_nnaming_keys; i++) {
             if (strcmp(key, hookd_naming_keys[i]) == 0) {
                 return 1;
             }
@@ -880,7 +450,7 @@ hookd_classify_event(const char *source, const char *event_type, size_t type_len
     prior = -1;
     inner = NULL;
 
-    for (k = 0; source && k < sizeof(hookd_sources) / sizeof(hookd_sources[0]);
+    for (k = 0; source && k < hookd_nsources;
          k++)
     {
         if (strcmp(source, hookd_sources[k].name) == 0) {
@@ -891,7 +461,7 @@ hookd_classify_event(const char *source, const char *event_type, size_t type_len
     }
 
     if (prior < 0 && json_is_object(payload)) {
-        for (k = 0; k < sizeof(hookd_providers) / sizeof(hookd_providers[0]);
+        for (k = 0; k < hookd_nproviders;
              k++)
         {
             if (hookd_clue_holds(payload, &hookd_providers[k].clues[0])
