@@ -564,6 +564,7 @@ hookd_validate_event_tree(const char *body, size_t len,
     hookd_validation_t *out, json_t **tree)
 {
     long           number;
+    size_t         span;
     json_t        *root, *type, *payload, *labels, *value;
     const char    *key, *meant;
     json_error_t   err;
@@ -603,12 +604,16 @@ hookd_validate_event_tree(const char *body, size_t len,
                  "stores (%d after the decimal point, %d before it, its "
                  "exponent counted); send it as a string", number + 1,
                  HOOKD_NUMERIC_MAX_SCALE, HOOKD_NUMERIC_MAX_WEIGHT);
+        for (span = 0; (size_t) number + span < len
+                       && strchr("-+.eE0123456789", body[number + span])
+                       && body[number + span] != '\0'; span++)
+        {
+            /* the number's characters */
+        }
         snprintf(out->hint, sizeof(out->hint),
                  "send the number in quotes, as \"%.*s%s\"",
-                 (int) strspn(body + number, "-+.eE0123456789") > 40
-                 ? 40 : (int) strspn(body + number, "-+.eE0123456789"),
-                 body + number,
-                 strspn(body + number, "-+.eE0123456789") > 40 ? "…" : "");
+                 (int) (span > 40 ? 40 : span), body + number,
+                 span > 40 ? "…" : "");
         goto done;
     }
 
