@@ -551,32 +551,52 @@ hookd_ask_new(hookd_assist_t *as, hookd_ask_e ask, PGresult *res, int row,
 static void hookd_assist_wanted(void *data, PGresult *res);
 
 
-static void
-hookd_assist_take_wanted(hookd_assist_t *as)
+/* how many requests the budget and those under way leave room for */
+static int
+hookd_assist_room(hookd_assist_t *as)
 {
-    int          room;
-    char         n[16];
-    const char  *params[2];
+    int  room, free_slots;
 
     room = hookd_assist_budget(as);
-    if (room > HOOKD_ASSIST_RUNNING - as->running) {
-        room = HOOKD_ASSIST_RUNNING - as->running;
-    }
+    free_slots = HOOKD_ASSIST_RUNNING - as->running;
 
-    if (room <= 0 || as->stopped) {
-        as->busy = 0;
-        return;
-    }
+    room = room < free_slots ? room : free_slots;
+    return room > 0 ? room : 0;
+}
+
+
+/* takes up to room things to ask about with stmt, for cb */
+static void
+hookd_assist_take(hookd_assist_t *as, const char *stmt, int room,
+    hookd_store_result_pt cb)
+{
+    char         n[16];
+    const char  *params[2];
 
     snprintf(n, sizeof(n), "%d", room);
     params[0] = n;
     params[1] = as->conf->assist_send_values ? "true" : "false";
 
-    if (hookd_store_exec(as->store, "hookd_assist_take_wanted", 2, params,
-                         hookd_assist_wanted, as) != 0)
-    {
+    if (hookd_store_exec(as->store, stmt, 2, params, cb, as) != 0) {
         as->busy = 0;
     }
+}
+
+
+static void
+hookd_assist_take_wanted(hookd_assist_t *as)
+{
+    int  room;
+
+    room = hookd_assist_room(as);
+
+    if (room == 0 || as->stopped) {
+        as->busy = 0;
+        return;
+    }
+
+    hookd_assist_take(as, "hookd_assist_take_wanted", room,
+                      hookd_assist_wanted);
 }
 
 
@@ -650,9 +670,6 @@ hookd_assist_wanted(void *data, PGresult *res)
 static void
 hookd_assist_alive(void *data, PGresult *res)
 {
-    int              room;
-    char             n[16];
-    const char      *params[2];
     hookd_assist_t  *as = data;
 
     if (res == NULL || as->stopped) {
@@ -661,20 +678,8 @@ hookd_assist_alive(void *data, PGresult *res)
     }
 
     /* 0 still applies the answers already known to what is queued */
-    room = hookd_assist_budget(as);
-    if (room > HOOKD_ASSIST_RUNNING - as->running) {
-        room = HOOKD_ASSIST_RUNNING - as->running;
-    }
-
-    snprintf(n, sizeof(n), "%d", room > 0 ? room : 0);
-    params[0] = n;
-    params[1] = as->conf->assist_send_values ? "true" : "false";
-
-    if (hookd_store_exec(as->store, "hookd_assist_take_events", 2, params,
-                         hookd_assist_events, as) != 0)
-    {
-        as->busy = 0;
-    }
+    hookd_assist_take(as, "hookd_assist_take_events", hookd_assist_room(as),
+                      hookd_assist_events);
 }
 
 

@@ -39,9 +39,8 @@ RETURNS jsonb LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- A classified event set anew: its label, and one more fan-out to the
--- endpoints the new label lets in (the condition of hookd.ingest_items'
--- fan, sql/functions/fanout.sql) that have no delivery of it yet. The
--- number of deliveries made.
+-- endpoints the new label lets in (hookd.fanout_endpoints) that have no
+-- delivery of it yet. The number of deliveries made.
 CREATE OR REPLACE FUNCTION hookd.assist_apply(app text, ids text[], category text)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
@@ -55,20 +54,14 @@ BEGIN
         RETURNING e.app_id, e.id, e.event_type, e.payload, e.labels
     ), fan AS (
         INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
-        SELECT c.app_id, c.id, ep.id
+        SELECT c.app_id, c.id, f.endpoint_id
           FROM changed c
-          JOIN hookd.endpoints ep
-            ON ep.app_id = c.app_id AND ep.status <> 'disabled'
-         WHERE (ep.filter_path IS NULL OR c.payload @@ ep.filter_path)
-           AND EXISTS (
-               SELECT 1 FROM hookd.subscriptions s
-                WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id
-                  AND hookd.type_matches(s.event_type_pattern, c.event_type)
-                  AND c.labels @> s.label_filter)
-           AND NOT EXISTS (
+         CROSS JOIN LATERAL hookd.fanout_endpoints(c.app_id, c.event_type,
+                                                   c.payload, c.labels) f
+         WHERE NOT EXISTS (
                SELECT 1 FROM hookd.deliveries d
                 WHERE d.event_id = c.id AND d.app_id = c.app_id
-                  AND d.endpoint_id = ep.id)
+                  AND d.endpoint_id = f.endpoint_id)
         RETURNING 1
     )
     SELECT count(*) INTO n FROM fan;

@@ -181,16 +181,10 @@ BEGIN
         ON CONFLICT DO NOTHING
     ), fan AS (
         INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
-        SELECT ins.app_id, ins.id, ep.id
+        SELECT ins.app_id, ins.id, f.endpoint_id
           FROM ins
-          JOIN hookd.endpoints ep
-            ON ep.app_id = ins.app_id AND ep.status <> 'disabled'
-         WHERE (ep.filter_path IS NULL OR ins.payload @@ ep.filter_path)
-           AND EXISTS (
-               SELECT 1 FROM hookd.subscriptions s
-                WHERE s.app_id = ep.app_id AND s.endpoint_id = ep.id
-                  AND hookd.type_matches(s.event_type_pattern, ins.event_type)
-                  AND ins.labels @> s.label_filter)
+         CROSS JOIN LATERAL hookd.fanout_endpoints(ins.app_id, ins.event_type,
+                                                   ins.payload, ins.labels) f
         RETURNING 1
     ), woken AS (
         -- one wake-up per transaction, never one per event
