@@ -137,8 +137,9 @@ hookd_attempts_leases(const hookd_attempts_t *a, double started_before)
             return NULL;
         }
 
-        json_array_append_new(list, json_pack("{s:s, s:s, s:i}",
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:i}",
                                   "app_id", t->delivery->app_id,
+                                  "endpoint_id", t->delivery->endpoint_id,
                                   "delivery_id", t->delivery->id,
                                   "attempt_number",
                                   t->delivery->attempt_number));

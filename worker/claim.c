@@ -72,6 +72,7 @@ void
 hookd_delivery_free(hookd_delivery_t *dl)
 {
     free(dl->app_id);
+    free(dl->endpoint_id);
     free(dl->id);
     free(dl->event_id);
     free(dl->url);
@@ -221,8 +222,10 @@ hookd_delivery_from_row(PGresult *res, int row, double now)
                          ? NULL : strdup(PQgetvalue(res, row, 10));
     dl->auth_sealed = PQgetisnull(res, row, 11)
                       ? NULL : strdup(PQgetvalue(res, row, 11));
+    dl->endpoint_id = strdup(PQgetvalue(res, row, 12));
 
-    if (dl->app_id == NULL || dl->id == NULL || dl->event_id == NULL
+    if (dl->app_id == NULL || dl->endpoint_id == NULL || dl->id == NULL
+        || dl->event_id == NULL
         || dl->url == NULL || dl->secrets == NULL || dl->body == NULL)
     {
         hookd_delivery_free(dl);

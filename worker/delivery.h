@@ -21,6 +21,7 @@ struct hookd_delivery_s {
     hookd_delivery_t      *next;          /* in the claim's backlog */
     double                 claimed_at;    /* monotonic seconds */
     char                  *app_id;
+    char                  *endpoint_id;
     char                  *id;
     int                    attempt_number;
     char                  *event_id;

@@ -105,9 +105,10 @@ hookd_recorder_add(hookd_recorder_t *r, const hookd_outcome_t *o)
     json_t                  *j;
     const hookd_delivery_t  *dl = o->delivery;
 
-    j = json_pack("{s:s, s:s, s:i, s:s, s:f, s:i, s:o, s:o, s:s, s:o, s:o, "
-                  "s:b}",
-                  "app_id", dl->app_id, "delivery_id", dl->id,
+    j = json_pack("{s:s, s:s, s:s, s:i, s:s, s:f, s:i, s:o, s:o, s:s, s:o, "
+                  "s:o, s:b}",
+                  "app_id", dl->app_id, "endpoint_id", dl->endpoint_id,
+                  "delivery_id", dl->id,
                   "attempt_number", dl->attempt_number,
                   "worker", r->worker_id, "started_at", o->started_at,
                   "duration_ms", o->duration_ms,

@@ -94,13 +94,13 @@ BEGIN
             PERFORM hookd.api_fail(400, 'invalid_query', 'force must be true or false');
         END IF;
         IF coalesce(q->>'force', 'false') <> 'true' AND EXISTS (
-               SELECT 1 FROM hookd.deliveries d
-                WHERE d.app_id = a.id AND d.status IN ('pending', 'in_flight')) THEN
+               SELECT 1 FROM hookd.queue q WHERE q.app_id = a.id) THEN
             PERFORM hookd.api_fail(409, 'pending_deliveries',
                 'the application still has pending deliveries; wait for them, '
                 'or delete with ?force=true to drop them');
         END IF;
         DELETE FROM hookd.applications WHERE id = a.id;
+        DELETE FROM hookd.queue q WHERE q.app_id = a.id;
         status := 204;
     ELSE
         PERFORM hookd.api_fail(405, 'method_not_allowed',

@@ -1,11 +1,23 @@
 -- /v1/apps/{app}/deliveries: dead letters, attempts, retries.
 
+-- A pending delivery is in_flight while a hookd holds its lease in the
+-- queue (sql/functions/queue.sql).
+CREATE OR REPLACE FUNCTION hookd.delivery_status(d hookd.deliveries)
+RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN d.status = 'pending' AND EXISTS (
+                    SELECT 1 FROM hookd.queue q
+                     WHERE q.app_id = d.app_id AND q.endpoint_id = d.endpoint_id
+                       AND q.delivery_id = d.id AND q.lease_owner IS NOT NULL
+                       AND q.due_at > now())
+                THEN 'in_flight' ELSE d.status END
+$$;
+
 CREATE OR REPLACE FUNCTION hookd.delivery_json(d hookd.deliveries)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object('id', d.id, 'app_id', d.app_id,
         'event_id', d.event_id, 'endpoint_id', d.endpoint_id,
-        'status', d.status, 'attempt_count', d.attempt_count,
-        'next_attempt_at', CASE WHEN d.status IN ('pending', 'in_flight')
+        'status', hookd.delivery_status(d), 'attempt_count', d.attempt_count,
+        'next_attempt_at', CASE WHEN d.status = 'pending'
                                 THEN hookd.rfc3339(d.next_attempt_at) END,
         'last_error', d.last_error,
         'created_at', hookd.rfc3339(d.created_at),
@@ -53,7 +65,10 @@ BEGIN
                  WHERE d.app_id = a.id
                    AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
                    AND (q->>'cursor' IS NULL OR d.id < q->>'cursor')
-                   AND (q->>'status' IS NULL OR d.status = q->>'status')
+                   AND (q->>'status' IS NULL
+                        OR d.status = q->>'status' AND q->>'status' <> 'pending'
+                        OR d.status = 'pending'
+                           AND hookd.delivery_status(d) = q->>'status')
                    AND (q->>'endpoint_id' IS NULL OR d.endpoint_id = q->>'endpoint_id')
                    AND (since IS NULL OR d.created_at >= since)
                    AND (until_ IS NULL OR d.created_at < until_)
@@ -74,17 +89,24 @@ BEGIN
         PERFORM hookd.api_type(body, 'endpoint_id', 'string');
         since := hookd.api_time(body, 'since', 'invalid_request');
         until_ := hookd.api_time(body, 'until', 'invalid_request');
-        UPDATE hookd.deliveries d
-           SET status = 'pending', next_attempt_at = now(), updated_at = now()
-         WHERE d.app_id = a.id AND d.status = wanted
-           AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
-           AND (body->>'endpoint_id' IS NULL OR d.endpoint_id = body->>'endpoint_id')
-           AND (since IS NULL OR d.created_at >= since)
-           AND (until_ IS NULL OR d.created_at < until_);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        IF n > 0 THEN
-            PERFORM pg_notify('hookd_deliveries', '');
-        END IF;
+        -- dead letters through their queue; cancelled ones are rare
+        WITH retried AS (
+            UPDATE hookd.deliveries d
+               SET status = 'pending', next_attempt_at = now(), updated_at = now()
+             WHERE d.app_id = a.id AND d.status = wanted
+               AND (wanted <> 'failed' OR (d.app_id, d.id) IN (
+                       SELECT x.app_id, x.delivery_id
+                         FROM hookd.dead_letter_queue x
+                        WHERE x.app_id = a.id
+                          AND (body->>'endpoint_id' IS NULL
+                               OR x.endpoint_id = body->>'endpoint_id')))
+               AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
+               AND (body->>'endpoint_id' IS NULL OR d.endpoint_id = body->>'endpoint_id')
+               AND (since IS NULL OR d.created_at >= since)
+               AND (until_ IS NULL OR d.created_at < until_)
+            RETURNING d.id)
+        SELECT hookd.enqueue(a.id, coalesce(array_agg(id), '{}')) INTO n
+          FROM retried;
         status := 202;
         reply := jsonb_build_object('retried', n);
         RETURN;
@@ -109,15 +131,15 @@ BEGIN
         IF method <> 'POST' THEN
             PERFORM hookd.api_fail(405, 'method_not_allowed', 'retry takes POST');
         END IF;
-        IF dl.status IN ('pending', 'in_flight') THEN
+        IF dl.status = 'pending' THEN
             PERFORM hookd.api_fail(409, 'delivery_pending', format(
                 'delivery %s is %s already; it will be attempted without a retry',
-                dl.id, dl.status));
+                dl.id, hookd.delivery_status(dl)));
         END IF;
         UPDATE hookd.deliveries d
            SET status = 'pending', next_attempt_at = now(), updated_at = now()
          WHERE d.app_id = a.id AND d.id = dl.id RETURNING * INTO dl;
-        PERFORM pg_notify('hookd_deliveries', '');
+        PERFORM hookd.enqueue(a.id, ARRAY[dl.id]);
         status := 202;
         reply := hookd.delivery_json(dl);
     ELSE

@@ -358,6 +358,7 @@ BEGIN
             END IF;
         ELSIF method = 'DELETE' THEN
             DELETE FROM hookd.endpoints e WHERE e.app_id = a.id AND e.id = ep.id;
+            DELETE FROM hookd.queue q WHERE q.app_id = a.id AND q.endpoint_id = ep.id;
             status := 204;
             RETURN;
         ELSE
@@ -419,9 +420,8 @@ BEGIN
                             WHERE x.app_id = ep.app_id AND x.endpoint_id = ep.id
                               AND x.error_class <> 'SUCCEEDED'
                             ORDER BY x.started_at DESC LIMIT 1),
-            'pending', (SELECT count(*) FROM hookd.deliveries d
-                         WHERE d.app_id = ep.app_id AND d.endpoint_id = ep.id
-                           AND d.status IN ('pending', 'in_flight')),
+            'pending', (SELECT count(*) FROM hookd.queue q
+                         WHERE q.app_id = ep.app_id AND q.endpoint_id = ep.id),
             'last_1h', hookd.api_health_window(ep, 1),
             'last_24h', hookd.api_health_window(ep, 24));
         RETURN;
@@ -485,16 +485,18 @@ BEGIN
             PERFORM hookd.api_fail(400, 'invalid_request',
                 'since is required: the RFC 3339 time from which failed deliveries are retried');
         END IF;
-        UPDATE hookd.deliveries d
-           SET status = 'pending', next_attempt_at = now(), updated_at = now()
-         WHERE d.app_id = a.id AND d.endpoint_id = ep.id AND d.status = 'failed'
-           AND d.created_at >= since
-           AND (body->>'until' IS NULL
-                OR d.created_at < hookd.api_time(body, 'until', 'invalid_request'));
-        GET DIAGNOSTICS n = ROW_COUNT;
-        IF n > 0 THEN
-            PERFORM pg_notify('hookd_deliveries', '');
-        END IF;
+        WITH retried AS (
+            UPDATE hookd.deliveries d
+               SET status = 'pending', next_attempt_at = now(), updated_at = now()
+              FROM hookd.dead_letter_queue x
+             WHERE x.app_id = a.id AND x.endpoint_id = ep.id
+               AND d.app_id = x.app_id AND d.id = x.delivery_id
+               AND d.status = 'failed' AND d.created_at >= since
+               AND (body->>'until' IS NULL
+                    OR d.created_at < hookd.api_time(body, 'until', 'invalid_request'))
+            RETURNING d.id)
+        SELECT hookd.enqueue(a.id, coalesce(array_agg(id), '{}')) INTO n
+          FROM retried;
         status := 202;
         reply := jsonb_build_object('recovered', n);
     WHEN 'test' THEN
@@ -520,7 +522,7 @@ BEGIN
         PERFORM hookd.tail_notify('e', ARRAY[a.id], ARRAY[ev.id]);
         INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
         VALUES (a.id, ev.id, ep.id) RETURNING * INTO dl;
-        PERFORM pg_notify('hookd_deliveries', '');
+        PERFORM hookd.enqueue(a.id, ARRAY[dl.id]);
         status := 202;
         reply := jsonb_build_object('event_id', ev.id, 'delivery_id', dl.id,
                                     'endpoint_status', ep.status);

@@ -44,7 +44,7 @@ $$;
 CREATE OR REPLACE FUNCTION hookd.assist_apply(app text, ids text[], category text)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
-    n  integer;
+    made  text[];
 BEGIN
     WITH changed AS (
         UPDATE hookd.events e
@@ -62,13 +62,10 @@ BEGIN
                SELECT 1 FROM hookd.deliveries d
                 WHERE d.event_id = c.id AND d.app_id = c.app_id
                   AND d.endpoint_id = f.endpoint_id)
-        RETURNING 1
+        RETURNING id
     )
-    SELECT count(*) INTO n FROM fan;
-    IF n > 0 THEN
-        PERFORM pg_notify('hookd_deliveries', '');
-    END IF;
-    RETURN n;
+    SELECT array_agg(id) INTO made FROM fan;
+    RETURN hookd.enqueue(app, coalesce(made, '{}'));
 END
 $$;
 

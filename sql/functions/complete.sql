@@ -1,7 +1,8 @@
 -- Recording outcomes: hookd sends the outcomes of many attempts (of many
 -- applications) in one call.
 --
--- outcomes: [{"app_id", "delivery_id", "attempt_number", "worker",
+-- outcomes: [{"app_id", "endpoint_id", "delivery_id", "attempt_number",
+--   "worker",
 --   "started_at": epoch seconds, "duration_ms", "status_code": or null,
 --   "error": or null, "error_class": SUCCEEDED, RETRYABLE, NON_RETRYABLE or
 --   UNKNOWN, "response_body": its first 4 KiB or null, "retry_in": seconds
@@ -9,9 +10,10 @@
 --   "endpoint_gone": true when it answered 410}, …]
 --
 -- Fenced: an outcome counts only while this worker still holds the lease of
--- that attempt (lease_owner and attempt_count); one whose lease was taken
--- over changes nothing. Each recorded outcome is an attempt row and moves
--- its delivery on. Per endpoint, it then moves the breaker
+-- that attempt (the queue row's lease_owner and attempt_number); one whose
+-- lease was taken over changes nothing. Each recorded outcome is an attempt
+-- row and moves its delivery on: out of the queue when it succeeded or gave
+-- up (then into the dead-letter queue), or due again at its retry. Per endpoint, it then moves the breaker
 -- (sql/functions/breaker.sql), the failure streak that auto-disables an
 -- endpoint, and notifies the operator when an endpoint is disabled or its
 -- breaker opens. Returns how many outcomes were recorded.
@@ -75,7 +77,8 @@ DECLARE
     recorded integer;
 BEGIN
     WITH o AS (
-        SELECT v->>'app_id' AS app_id, v->>'delivery_id' AS id,
+        SELECT v->>'app_id' AS app_id, v->>'endpoint_id' AS endpoint_id,
+               v->>'delivery_id' AS id,
                (v->>'attempt_number')::integer AS n, v->>'worker' AS worker,
                to_timestamp((v->>'started_at')::double precision) AS started_at,
                (v->>'duration_ms')::integer AS ms,
@@ -90,29 +93,53 @@ BEGIN
                     END AS next,
                coalesce((v->>'endpoint_gone')::boolean, false) AS disable
           FROM jsonb_array_elements(outcomes) v
+    ), done AS (
+        -- the owner and the attempt number fence the claim
+        DELETE FROM hookd.queue q
+         USING o
+         WHERE q.app_id = o.app_id AND q.endpoint_id = o.endpoint_id
+           AND q.delivery_id = o.id
+           AND q.lease_owner = o.worker AND q.attempt_number = o.n
+           AND (o.class = 'SUCCEEDED' OR o.next IS NULL)
+        RETURNING q.app_id, q.delivery_id, q.attempt_number
+    ), again AS (
+        UPDATE hookd.queue q
+           SET due_at = now() + make_interval(secs => o.next),
+               lease_owner = NULL
+          FROM o
+         WHERE q.app_id = o.app_id AND q.endpoint_id = o.endpoint_id
+           AND q.delivery_id = o.id
+           AND q.lease_owner = o.worker AND q.attempt_number = o.n
+           AND o.class <> 'SUCCEEDED' AND o.next IS NOT NULL
+        RETURNING q.app_id, q.delivery_id, q.attempt_number
     ), fenced AS (
+        -- the delivery's one rewrite for this attempt, a HOT update: no
+        -- index of deliveries covers what changes here
         UPDATE hookd.deliveries d
            SET status = CASE WHEN o.class = 'SUCCEEDED' THEN 'succeeded'
                              WHEN o.next IS NULL THEN 'failed'
                              ELSE 'pending' END,
+               attempt_count = o.n,
                next_attempt_at = CASE WHEN o.next IS NULL THEN d.next_attempt_at
                    ELSE now() + make_interval(secs => o.next) END,
-               lease_owner = NULL,
-               lease_expires_at = NULL,
                last_error = CASE WHEN o.class = 'SUCCEEDED' THEN NULL
                    ELSE coalesce(o.error, 'HTTP ' || o.status_code) END,
                updated_at = now()
-          FROM o
-         -- the owner and the attempt number fence the claim (complete
-         -- clears the owner); no status test, which would make the planner
-         -- start from the in-flight rows and rescan the outcomes for each
-         WHERE d.app_id = o.app_id AND d.id = o.id
-           AND d.lease_owner = o.worker
-           AND d.attempt_count = o.n
+          FROM (SELECT * FROM done UNION ALL SELECT * FROM again) f, o
+         WHERE o.app_id = f.app_id AND o.id = f.delivery_id
+           AND o.n = f.attempt_number
+           AND d.app_id = f.app_id AND d.id = f.delivery_id
         -- the outcome rides along: joined back to the updated rows instead,
         -- it was a nested loop over both sets
         RETURNING d.app_id, d.id, d.endpoint_id, o.n, o.worker, o.started_at,
-                  o.ms, o.status_code, o.error, o.class, o.body, o.disable
+                  o.ms, o.status_code, o.error, o.class, o.body, o.disable,
+                  o.next
+    ), dead AS (
+        INSERT INTO hookd.dead_letter_queue (app_id, endpoint_id, delivery_id)
+        SELECT f.app_id, f.endpoint_id, f.id
+          FROM fenced f
+         WHERE f.class <> 'SUCCEEDED' AND f.next IS NULL
+        ON CONFLICT DO NOTHING
     ), att AS (
         INSERT INTO hookd.attempts
                (app_id, delivery_id, endpoint_id, attempt_number, started_at,

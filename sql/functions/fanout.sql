@@ -16,14 +16,15 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             AND starts_with(event_type, left(pattern, -1)))
 $$;
 
--- Those endpoints, for one event. A SQL function of one SELECT, so that
+-- Those endpoints, for one event, and whether the delivery to each waits
+-- held (sql/functions/queue.sql). A SQL function of one SELECT, so that
 -- PostgreSQL inlines it into the statement that calls it: ingest's batch
 -- plans it as if it were written out there.
 CREATE OR REPLACE FUNCTION hookd.fanout_endpoints(for_app text, of_type text,
                                                   with_payload jsonb,
                                                   with_labels jsonb)
-RETURNS TABLE (endpoint_id text) LANGUAGE sql STABLE AS $$
-    SELECT ep.id
+RETURNS TABLE (endpoint_id text, held boolean) LANGUAGE sql STABLE AS $$
+    SELECT ep.id, hookd.endpoint_holds(ep.status, ep.breaker_state)
       FROM hookd.endpoints ep
      WHERE ep.app_id = for_app AND ep.status <> 'disabled'
        AND (ep.filter_path IS NULL OR with_payload @@ ep.filter_path)

@@ -31,7 +31,7 @@ BEGIN
                AND NOT EXISTS (
                    SELECT 1 FROM hookd.deliveries d
                     WHERE d.app_id = e.app_id AND d.event_id = e.id
-                      AND d.status IN ('pending', 'in_flight'))
+                      AND d.status = 'pending')
              ORDER BY e.id
              LIMIT batch - removed
                FOR UPDATE SKIP LOCKED)

@@ -179,17 +179,26 @@ BEGIN
            AND j.item->'classes'->>'hookd.category' = 'other'
            AND NOT coalesce(j.item->'body'->'labels' ? 'hookd.category', false)
         ON CONFLICT DO NOTHING
-    ), fan AS (
-        INSERT INTO hookd.deliveries (app_id, event_id, endpoint_id)
-        SELECT ins.app_id, ins.id, f.endpoint_id
+    ), fanned AS MATERIALIZED (
+        SELECT ins.app_id, ins.id AS event_id, f.endpoint_id, f.held,
+               hookd.new_id('dlv') AS id
           FROM ins
          CROSS JOIN LATERAL hookd.fanout_endpoints(ins.app_id, ins.event_type,
                                                    ins.payload, ins.labels) f
-        RETURNING 1
+    ), fan AS (
+        INSERT INTO hookd.deliveries (app_id, id, event_id, endpoint_id)
+        SELECT f.app_id, f.id, f.event_id, f.endpoint_id
+          FROM fanned f
+    ), enqueued AS (
+        -- the queue (sql/functions/queue.sql): held when the endpoint holds
+        INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at)
+        SELECT f.app_id, f.endpoint_id, f.id,
+               CASE WHEN f.held THEN 'infinity'::timestamptz ELSE now() END
+          FROM fanned f
     ), woken AS (
         -- one wake-up per transaction, never one per event
         SELECT pg_notify('hookd_deliveries', '')
-         WHERE EXISTS (SELECT 1 FROM fan)
+         WHERE EXISTS (SELECT 1 FROM fanned f WHERE NOT f.held)
     ), tailed AS (
         -- what the live tail fetches (sql/functions/tail.sql)
         SELECT hookd.tail_notify('e', array_agg(t.app_id), array_agg(t.id)) AS n

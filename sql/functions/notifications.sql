@@ -23,11 +23,10 @@ DECLARE
     noticed  integer := 0;
 BEGIN
     FOR r IN
-        SELECT d.app_id, d.endpoint_id, count(*) AS n
-          FROM hookd.deliveries d
-         WHERE d.status = 'failed'
-           AND d.updated_at > now() - make_interval(secs => window_seconds)
-         GROUP BY d.app_id, d.endpoint_id
+        SELECT x.app_id, x.endpoint_id, count(*) AS n
+          FROM hookd.dead_letter_queue x
+         WHERE x.failed_at > now() - make_interval(secs => window_seconds)
+         GROUP BY x.app_id, x.endpoint_id
         HAVING count(*) >= threshold
     LOOP
         CONTINUE WHEN EXISTS (

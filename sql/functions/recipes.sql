@@ -1,7 +1,7 @@
 -- What docs/operations.md shows operators in psql. Each reads through an
 -- index: an event's deliveries and attempts by the event, dead letters by
--- the deliveries_failed partial index, endpoint latency by
--- attempts_endpoint, the backlog by deliveries_due.
+-- the dead-letter queue, endpoint latency by attempts_endpoint, the backlog
+-- by the queue.
 
 -- Every delivery of one event and every attempt of each, in order.
 CREATE OR REPLACE FUNCTION hookd.event_history(app text, event text)
@@ -25,13 +25,13 @@ $$;
 
 -- Dead letters per endpoint: how many, the oldest and newest, the last error.
 CREATE OR REPLACE VIEW hookd.dead_letters AS
-    SELECT d.app_id, d.endpoint_id, count(*) AS dead,
-           min(d.updated_at) AS oldest, max(d.updated_at) AS newest,
-           (array_agg(d.last_error ORDER BY d.updated_at DESC))[1]
+    SELECT x.app_id, x.endpoint_id, count(*) AS dead,
+           min(x.failed_at) AS oldest, max(x.failed_at) AS newest,
+           (array_agg(d.last_error ORDER BY x.failed_at DESC))[1]
                AS last_error
-      FROM hookd.deliveries d
-     WHERE d.status = 'failed'
-     GROUP BY d.app_id, d.endpoint_id;
+      FROM hookd.dead_letter_queue x
+      JOIN hookd.deliveries d ON d.app_id = x.app_id AND d.id = x.delivery_id
+     GROUP BY x.app_id, x.endpoint_id;
 
 -- Endpoints by attempt latency since a time, slowest first.
 CREATE OR REPLACE FUNCTION hookd.slowest_endpoints(since timestamptz,
@@ -58,15 +58,18 @@ LANGUAGE sql STABLE AS $$
      LIMIT n
 $$;
 
--- The backlog per endpoint: deliveries waiting, how many are due now, and
--- how long the oldest due one has waited.
+-- The backlog per endpoint: deliveries waiting, how many are due now (not
+-- held, nor in flight), how long the oldest due one has waited, how many
+-- are in flight and how many held by their endpoint (paused, disabled, its
+-- breaker open).
 CREATE OR REPLACE VIEW hookd.backlog AS
-    SELECT d.app_id, d.endpoint_id,
+    SELECT q.app_id, q.endpoint_id,
            count(*) AS waiting,
-           count(*) FILTER (WHERE d.next_attempt_at <= now()) AS due,
-           now() - min(d.next_attempt_at)
-               FILTER (WHERE d.next_attempt_at <= now()) AS oldest_due_age,
-           count(*) FILTER (WHERE d.status = 'in_flight') AS in_flight
-      FROM hookd.deliveries d
-     WHERE d.status IN ('pending', 'in_flight')
-     GROUP BY d.app_id, d.endpoint_id;
+           count(*) FILTER (WHERE q.due_at <= now()) AS due,
+           now() - min(q.due_at) FILTER (WHERE q.due_at <= now())
+               AS oldest_due_age,
+           count(*) FILTER (WHERE q.lease_owner IS NOT NULL
+                              AND q.due_at > now()) AS in_flight,
+           count(*) FILTER (WHERE q.due_at = 'infinity') AS held
+      FROM hookd.queue q
+     GROUP BY q.app_id, q.endpoint_id;

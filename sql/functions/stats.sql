@@ -1,20 +1,17 @@
 -- What hookd's metrics sample every few seconds, and what an operator can
--- ask psql: deliveries due and not yet claimed (counted up to 1 000 000),
--- the age of the oldest one, and endpoints whose breaker is not closed.
+-- ask psql: deliveries due and not yet claimed (counted up to 1 000 000;
+-- those held by their endpoint are not due), the age of the oldest one, and
+-- endpoints whose breaker is not closed.
 CREATE OR REPLACE FUNCTION hookd.delivery_stats()
 RETURNS TABLE (due bigint, oldest_due_seconds double precision,
                breakers_open bigint, breakers_half_open bigint)
 LANGUAGE sql STABLE AS $$
     SELECT (SELECT count(*) FROM (
-                SELECT 1 FROM hookd.deliveries
-                 WHERE status IN ('pending', 'in_flight')
-                   AND status = 'pending' AND next_attempt_at <= now()
+                SELECT 1 FROM hookd.queue WHERE due_at <= now()
                  LIMIT 1000000) q),
-           (SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)),
+           (SELECT coalesce(extract(epoch FROM now() - min(due_at)),
                             0)::double precision
-              FROM hookd.deliveries
-             WHERE status IN ('pending', 'in_flight')
-               AND status = 'pending' AND next_attempt_at <= now()),
+              FROM hookd.queue WHERE due_at <= now()),
            (SELECT count(*) FROM hookd.endpoints
              WHERE breaker_state = 'open'),
            (SELECT count(*) FROM hookd.endpoints
@@ -90,12 +87,19 @@ BEGIN
     IF latest THEN
         INSERT INTO hookd.stats_minutes AS s (app_id, endpoint_id, minute, backlog,
                                               backlog_age_seconds)
-        SELECT d.app_id, d.endpoint_id, m, count(*),
-               extract(epoch FROM now() - min(d.next_attempt_at))
-          FROM hookd.deliveries d
-         WHERE d.status IN ('pending', 'in_flight')
-           AND d.status = 'pending' AND d.next_attempt_at <= now()
-         GROUP BY d.app_id, d.endpoint_id
+        SELECT w.app_id, w.endpoint_id, m, count(*),
+               extract(epoch FROM now() - min(w.since))
+          FROM (SELECT q.app_id, q.endpoint_id, q.due_at AS since
+                  FROM hookd.queue q
+                 WHERE q.due_at <= now()
+                UNION ALL
+                -- held by their endpoint, and due but for that
+                SELECT q.app_id, q.endpoint_id, d.next_attempt_at
+                  FROM hookd.queue q
+                  JOIN hookd.deliveries d
+                    ON d.app_id = q.app_id AND d.id = q.delivery_id
+                 WHERE q.due_at = 'infinity' AND d.next_attempt_at <= now()) w
+         GROUP BY w.app_id, w.endpoint_id
         ON CONFLICT (app_id, endpoint_id, minute)
            DO UPDATE SET backlog = excluded.backlog,
                          backlog_age_seconds = excluded.backlog_age_seconds;

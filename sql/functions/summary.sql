@@ -46,14 +46,16 @@ BEGIN
                                 OR coalesce(st.failed, 0) > 0) AS x
               FROM hookd.endpoints ep
               LEFT JOIN LATERAL (
-                   SELECT count(*) AS n, min(d.created_at) AS oldest
-                     FROM hookd.deliveries d
-                    WHERE d.endpoint_id = ep.id AND d.app_id = ep.app_id
-                      AND d.status IN ('pending', 'in_flight')) w ON true
+                   -- delivery ids begin with the time they were made
+                   SELECT count(*) AS n,
+                          (SELECT d.created_at FROM hookd.deliveries d
+                            WHERE d.app_id = ep.app_id
+                              AND d.id = min(q.delivery_id)) AS oldest
+                     FROM hookd.queue q
+                    WHERE q.app_id = ep.app_id AND q.endpoint_id = ep.id) w ON true
               LEFT JOIN LATERAL (
-                   SELECT count(*) AS n FROM hookd.deliveries d
-                    WHERE d.endpoint_id = ep.id AND d.app_id = ep.app_id
-                      AND d.status = 'failed') dl ON true
+                   SELECT count(*) AS n FROM hookd.dead_letter_queue x
+                    WHERE x.endpoint_id = ep.id AND x.app_id = ep.app_id) dl ON true
               LEFT JOIN LATERAL (
                    SELECT sum(s.failed) AS failed, sum(s.attempts) AS attempts
                      FROM hookd.stats_minutes s

@@ -71,7 +71,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                              AND d.attempt_count = x.attempt_number THEN 'failed'
                         ELSE 'retrying' END,
         'next_attempt_at', CASE WHEN x.error_class <> 'SUCCEEDED'
-                                     AND d.status IN ('pending', 'in_flight')
+                                     AND d.status = 'pending'
                                      AND d.attempt_count = x.attempt_number
                                 THEN hookd.rfc3339(d.next_attempt_at) END)
 $$;

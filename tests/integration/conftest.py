@@ -86,9 +86,11 @@ def app(hookd, nginx, pg):
     becomes the attempts of the next test's hookd."""
     a = App(hookd, nginx)
     yield a
-    pg.query("UPDATE hookd.deliveries SET status = 'cancelled', lease_owner ="
-             " NULL, last_error = 'left by an earlier test' WHERE app_id = %s"
-             " AND status IN ('pending', 'in_flight') RETURNING 1", a.id)
+    pg.query("WITH c AS (UPDATE hookd.deliveries SET status = 'cancelled',"
+             " last_error = 'left by an earlier test' WHERE app_id = %s"
+             " AND status = 'pending' RETURNING 1)"
+             " DELETE FROM hookd.queue WHERE app_id = %s RETURNING 1",
+             a.id, a.id)
 
 
 @pytest.fixture(scope="session")

@@ -9,13 +9,15 @@ import time
 
 def outcome(app_id, row, worker, cls, status=None):
     return {"app_id": app_id, "delivery_id": row[0], "attempt_number": row[1],
+            "endpoint_id": row[2],
             "worker": worker, "started_at": time.time(), "duration_ms": 1,
             "status_code": status, "error_class": cls,
             "retry_in": 0 if cls != "SUCCEEDED" else None}
 
 
 def claim(pg, app_id, n=10, worker="w"):
-    return pg.query("SELECT o_id, o_attempt_number FROM hookd.claim(%s, %s, 30) "
+    return pg.query("SELECT o_id, o_attempt_number, o_endpoint_id "
+                    "FROM hookd.claim(%s, %s, 30) "
                     "WHERE o_app_id = %s", worker, n, app_id)
 
 
@@ -27,9 +29,8 @@ def state(pg, ep_id):
 
 def test_breaker_transitions(app, pg):
     # park every other endpoint's work so claims here see only this app's
-    pg.query("UPDATE hookd.deliveries SET next_attempt_at = 'infinity' "
-             "WHERE app_id <> %s AND status IN ('pending', 'in_flight') "
-             "RETURNING 1", app.id)
+    pg.query("UPDATE hookd.queue SET due_at = 'infinity' "
+             "WHERE app_id <> %s RETURNING 1", app.id)
     ep = app.endpoint("http://127.0.0.1:9/b")
     pg.query("UPDATE hookd.endpoints SET breaker_threshold = 2, "
              "breaker_cooldown_seconds = 0.5 WHERE id = %s RETURNING 1",
@@ -69,9 +70,8 @@ def test_breaker_transitions(app, pg):
 
 
 def test_4xx_does_not_count_and_a_4xx_probe_closes(app, pg):
-    pg.query("UPDATE hookd.deliveries SET next_attempt_at = 'infinity' "
-             "WHERE app_id <> %s AND status IN ('pending', 'in_flight') "
-             "RETURNING 1", app.id)
+    pg.query("UPDATE hookd.queue SET due_at = 'infinity' "
+             "WHERE app_id <> %s RETURNING 1", app.id)
     ep = app.endpoint("http://127.0.0.1:9/c")
     pg.query("UPDATE hookd.endpoints SET breaker_threshold = 1, "
              "breaker_cooldown_seconds = 0.2 WHERE id = %s RETURNING 1",

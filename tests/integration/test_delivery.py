@@ -31,8 +31,9 @@ def endpoint(app, pg, receiver, p, *args, policy=FAST_RETRY):
 
 
 def delivery(pg, event_id):
-    rows = pg.query("SELECT status, attempt_count, last_error FROM "
-                    "hookd.deliveries WHERE event_id = %s", event_id)
+    rows = pg.query("SELECT hookd.delivery_status(d), attempt_count, "
+                    "last_error FROM hookd.deliveries d WHERE event_id = %s",
+                    event_id)
     return rows[0] if rows else None
 
 
@@ -274,7 +275,8 @@ def test_sigterm_drains_in_flight_deliveries(app, pg, receiver, daemons):
 def test_a_stale_lease_cannot_record_over_the_new_owner(app, pg, receiver):
     ep = app.endpoint(receiver.url + path())
     ev = send(app)
-    claimed = pg.query("SELECT o_id, o_attempt_number FROM hookd.claim('old', 100, 0)"
+    claimed = pg.query("SELECT o_id, o_attempt_number, o_endpoint_id FROM "
+                       "hookd.claim('old', 100, 0)"
                        " WHERE o_app_id = %s", app.id)
     assert len(claimed) == 1
     time.sleep(0.05)
@@ -282,6 +284,7 @@ def test_a_stale_lease_cannot_record_over_the_new_owner(app, pg, receiver):
                      " WHERE o_app_id = %s", app.id)
     assert again == [(claimed[0][0], 2)]
     stale = json.dumps([{"app_id": app.id, "delivery_id": claimed[0][0],
+                         "endpoint_id": claimed[0][2],
                          "attempt_number": 1, "worker": "old",
                          "started_at": time.time(), "duration_ms": 5,
                          "status_code": 200, "error_class": "SUCCEEDED",
@@ -440,8 +443,8 @@ def test_max_in_flight_caps_concurrent_deliveries(app, pg, receiver,
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         peak = max(peak, pg.query(
-            "SELECT count(*) FROM hookd.deliveries WHERE event_id = ANY(%s) "
-            "AND status = 'in_flight'", ids)[0][0])
+            "SELECT count(*) FROM hookd.deliveries d WHERE event_id = ANY(%s) "
+            "AND hookd.delivery_status(d) = 'in_flight'", ids)[0][0])
         if pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
                     "event_id = ANY(%s) AND status = 'succeeded'",
                     ids)[0][0] == 10:

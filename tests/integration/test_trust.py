@@ -128,18 +128,19 @@ def test_numbers_an_endpoint_takes_are_bounded_where_accepted(hookd, nginx):
 
 def outcome(app_id, row, cls, status, retry_in):
     return {"app_id": app_id, "delivery_id": row[0], "attempt_number": row[1],
-            "worker": "trust", "started_at": 1764600000, "duration_ms": 1,
+            "endpoint_id": row[2], "worker": "trust", "started_at": 1764600000, "duration_ms": 1,
             "status_code": status, "error_class": cls, "retry_in": retry_in}
 
 
 def claimed_beside(app, hookd, nginx, pg):
     """A delivery of app and one of another application, claimed: their
-    (app_id, id, attempt_number), app's first."""
+    (app_id, id, attempt_number, endpoint_id), app's first."""
     other = App(hookd, nginx)
     for a in (app, other):
         a.endpoint("http://127.0.0.1:9/x")
         assert a.post({"event_type": "t.x", "payload": {}}).status_code == 202
-    rows = pg.query("SELECT o_app_id, o_id, o_attempt_number FROM "
+    rows = pg.query("SELECT o_app_id, o_id, o_attempt_number, o_endpoint_id "
+                    "FROM "
                     "hookd.claim('trust', 1000, 30) WHERE o_app_id IN "
                     "(%s, %s) ORDER BY o_app_id = %s", app.id, other.id,
                     other.id)
@@ -166,7 +167,8 @@ def test_a_breaker_reopened_a_thousand_times_still_records(app, pg):
     pg.query("UPDATE hookd.endpoints SET breaker_threshold = 1, "
              "breaker_opens = 5000 WHERE id = %s RETURNING 1", ep["id"])
     assert app.post({"event_type": "t.x", "payload": {}}).status_code == 202
-    rows = pg.query("SELECT o_id, o_attempt_number FROM hookd.claim("
+    rows = pg.query("SELECT o_id, o_attempt_number, o_endpoint_id FROM "
+                    "hookd.claim("
                     "'trust', 1000, 30) WHERE o_app_id = %s", app.id)
     assert pg.query("SELECT hookd.complete(%s)", json.dumps(
         [outcome(app.id, rows[0], "RETRYABLE", 500, 1)])) == [(1,)]
@@ -216,8 +218,8 @@ def test_a_malformed_outcome_fails_alone_in_its_batch(app, hookd, nginx, pg):
     assert pg.query("SELECT hookd.complete(%s)", json.dumps(batch)) == [(1,)]
     assert pg.query("SELECT status FROM hookd.deliveries WHERE id = %s",
                     rows[1][1]) == [("succeeded",)]
-    assert pg.query("SELECT status FROM hookd.deliveries WHERE id = %s",
-                    rows[0][1]) == [("in_flight",)]      # left to its lease
+    assert pg.query("SELECT hookd.delivery_status(d) FROM hookd.deliveries d"
+                    " WHERE id = %s", rows[0][1]) == [("in_flight",)]  # leased
 
 
 def test_a_schema_is_checked_whole_at_registration(hookd, nginx):
