@@ -53,9 +53,7 @@ BEGIN
         WITH locked AS MATERIALIZED (
             SELECT q.app_id, q.endpoint_id, q.delivery_id, q.due_at
               FROM hookd.queue q
-             -- strictly: a lease of 0 s taken here is not due again in
-             -- this call's next round (now() is the transaction's)
-             WHERE q.due_at < now()
+             WHERE q.due_at <= now()
              ORDER BY q.due_at
              LIMIT want
                FOR NO KEY UPDATE OF q SKIP LOCKED
@@ -89,11 +87,13 @@ BEGIN
                                             * ep.rate_limit) END AS tokens,
                           least(CASE WHEN ep.breaker_state = 'half_open'
                                      THEN 3 END, ep.max_in_flight) - (
-                              SELECT count(*) FROM hookd.queue x
+                              -- the lease's end as a filter, not a bound:
+                              -- queue_due would read every future row
+                              SELECT count(*) FILTER (WHERE x.due_at > now())
+                                FROM hookd.queue x
                                WHERE x.app_id = ep.app_id
                                  AND x.endpoint_id = ep.id
-                                 AND x.lease_owner IS NOT NULL
-                                 AND x.due_at > now()) AS room
+                                 AND x.lease_owner IS NOT NULL) AS room
                      FROM hookd.endpoints ep
                     WHERE ep.app_id = u.app_id AND ep.id = u.id
                       FOR NO KEY UPDATE OF ep) lm
@@ -146,8 +146,11 @@ BEGIN
         ), moved AS (
             UPDATE hookd.queue q
                SET due_at = CASE vd.v
-                       WHEN 'take'
-                       THEN now() + make_interval(secs => lease_seconds)
+                       -- at least a millisecond: a row taken here is not
+                       -- due in this call's next round (now() stays)
+                       WHEN 'take' THEN now() + make_interval(
+                                            secs => greatest(lease_seconds,
+                                                             0.001))
                        WHEN 'held' THEN 'infinity'
                        WHEN 'later' THEN now() + interval '1 second'
                        -- the k-th row past the tokens waits for its own
@@ -162,7 +165,7 @@ BEGIN
                AND q.endpoint_id = vd.endpoint_id
                AND q.delivery_id = vd.delivery_id
             RETURNING q.app_id, q.endpoint_id, q.delivery_id, q.attempt_number,
-                      vd.v = 'take' AS took
+                      vd.v = 'take' AS took, vd.due_at AS was_due
         )
         SELECT c.app_id, c.delivery_id, c.attempt_number, d.event_id, ep.url,
                ep.secrets, ep.timeout_ms, ep.retry_policy,
@@ -184,13 +187,14 @@ BEGIN
                 WHERE e.app_id = c.app_id AND e.id = d.event_id
                OFFSET 0) ev
           JOIN eps ep ON ep.app_id = c.app_id AND ep.id = c.endpoint_id
-         WHERE c.took;
+         WHERE c.took
+         ORDER BY c.was_due;
 
         GET DIAGNOSTICS got = ROW_COUNT;
         want := want - got;
         EXIT WHEN want <= 0 OR round_ >= 4
                OR NOT EXISTS (SELECT 1 FROM hookd.queue q
-                               WHERE q.due_at < now());
+                               WHERE q.due_at <= now());
     END LOOP;
 END
 $$;

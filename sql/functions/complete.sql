@@ -94,14 +94,17 @@ BEGIN
                coalesce((v->>'endpoint_gone')::boolean, false) AS disable
           FROM jsonb_array_elements(outcomes) v
     ), done AS (
-        -- the owner and the attempt number fence the claim
+        -- the owner and the attempt number fence the claim; done or given
+        -- up, the delivery leaves the queue
         DELETE FROM hookd.queue q
          USING o
          WHERE q.app_id = o.app_id AND q.endpoint_id = o.endpoint_id
            AND q.delivery_id = o.id
            AND q.lease_owner = o.worker AND q.attempt_number = o.n
            AND (o.class = 'SUCCEEDED' OR o.next IS NULL)
-        RETURNING q.app_id, q.delivery_id, q.attempt_number
+        -- the outcome rides along: joined back to the rows instead, it was
+        -- a nested loop over both sets
+        RETURNING o.*
     ), again AS (
         UPDATE hookd.queue q
            SET due_at = now() + make_interval(secs => o.next),
@@ -111,7 +114,7 @@ BEGIN
            AND q.delivery_id = o.id
            AND q.lease_owner = o.worker AND q.attempt_number = o.n
            AND o.class <> 'SUCCEEDED' AND o.next IS NOT NULL
-        RETURNING q.app_id, q.delivery_id, q.attempt_number
+        RETURNING o.*
     ), fenced AS (
         -- the delivery's one rewrite for this attempt, a HOT update: no
         -- index of deliveries covers what changes here
@@ -125,12 +128,8 @@ BEGIN
                last_error = CASE WHEN o.class = 'SUCCEEDED' THEN NULL
                    ELSE coalesce(o.error, 'HTTP ' || o.status_code) END,
                updated_at = now()
-          FROM (SELECT * FROM done UNION ALL SELECT * FROM again) f, o
-         WHERE o.app_id = f.app_id AND o.id = f.delivery_id
-           AND o.n = f.attempt_number
-           AND d.app_id = f.app_id AND d.id = f.delivery_id
-        -- the outcome rides along: joined back to the updated rows instead,
-        -- it was a nested loop over both sets
+          FROM (SELECT * FROM done UNION ALL SELECT * FROM again) o
+         WHERE d.app_id = o.app_id AND d.id = o.id
         RETURNING d.app_id, d.id, d.endpoint_id, o.n, o.worker, o.started_at,
                   o.ms, o.status_code, o.error, o.class, o.body, o.disable,
                   o.next
@@ -232,10 +231,16 @@ BEGIN
                failing_since = CASE WHEN nx.streak = 0 THEN NULL
                                     ELSE nx.since END,
                breaker_state = nx.state,
-               breaker_opens = CASE WHEN nx.state = 'open' THEN nx.opens + 1
+               -- failures of deliveries that were in flight when it opened
+               -- (or of the other probes) leave an open breaker as it is
+               breaker_opens = CASE WHEN nx.state = 'open' AND nx.was = 'open'
+                                    THEN nx.opens
+                                    WHEN nx.state = 'open' THEN nx.opens + 1
                                     WHEN nx.state = 'closed' THEN 0
                                     ELSE nx.opens END,
-               breaker_until = CASE WHEN nx.state = 'open'
+               breaker_until = CASE WHEN nx.state = 'open' AND nx.was = 'open'
+                   THEN ep.breaker_until
+                   WHEN nx.state = 'open'
                    THEN now() + hookd.breaker_cooldown(
                             ep.breaker_cooldown_seconds,
                             ep.breaker_cooldown_max_seconds, nx.opens)

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS hookd.queue (
 CREATE INDEX IF NOT EXISTS queue_due ON hookd.queue (due_at);
 -- an endpoint's deliveries in flight, for its max_in_flight
 CREATE INDEX IF NOT EXISTS queue_leased
-    ON hookd.queue (app_id, endpoint_id) WHERE lease_owner IS NOT NULL;
+    ON hookd.queue (app_id, endpoint_id, delivery_id)
+    WHERE lease_owner IS NOT NULL;
 ALTER TABLE hookd.queue SET (
     autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
     autovacuum_vacuum_insert_scale_factor = 0,

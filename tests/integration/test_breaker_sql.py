@@ -1,7 +1,9 @@
 """The breaker's transitions, driven through hookd.claim and
 hookd.complete directly (no HTTP): closed -> open at the threshold, nothing
-claimed while open, one half-open probe after the cool-down, a failed probe
-reopens with a doubled cool-down, a good one closes."""
+claimed while open and every waiting delivery held, three half-open probes
+after the cool-down (the oldest delivery and the two newest), a failed probe
+reopens with a doubled cool-down, the first good one closes and puts the
+held deliveries back."""
 
 import json
 import time
@@ -13,6 +15,18 @@ def outcome(app_id, row, worker, cls, status=None):
             "worker": worker, "started_at": time.time(), "duration_ms": 1,
             "status_code": status, "error_class": cls,
             "retry_in": 0 if cls != "SUCCEEDED" else None}
+
+
+def park(pg, app):
+    """Every other application's work parked, so that claims here see only
+    this one's."""
+    pg.query("UPDATE hookd.queue SET due_at = 'infinity' "
+             "WHERE app_id <> %s RETURNING 1", app.id)
+
+
+def held(pg, ep_id):
+    return pg.query("SELECT count(*) FROM hookd.queue WHERE endpoint_id = %s"
+                    " AND due_at = 'infinity'", ep_id)[0][0]
 
 
 def claim(pg, app_id, n=10, worker="w"):
@@ -28,16 +42,17 @@ def state(pg, ep_id):
 
 
 def test_breaker_transitions(app, pg):
-    # park every other endpoint's work so claims here see only this app's
-    pg.query("UPDATE hookd.queue SET due_at = 'infinity' "
-             "WHERE app_id <> %s RETURNING 1", app.id)
+    park(pg, app)
     ep = app.endpoint("http://127.0.0.1:9/b")
     pg.query("UPDATE hookd.endpoints SET breaker_threshold = 2, "
              "breaker_cooldown_seconds = 0.5 WHERE id = %s RETURNING 1",
              ep["id"])
-    for i in range(3):
+    for i in range(5):
         assert app.post({"event_type": "b.x", "payload": {"i": i}}) \
             .status_code == 202
+    made = [r[0] for r in pg.query(
+        "SELECT id FROM hookd.deliveries WHERE app_id = %s ORDER BY id",
+        app.id)]
 
     rows = claim(pg, app.id, n=2)
     assert len(rows) == 2
@@ -48,30 +63,68 @@ def test_breaker_transitions(app, pg):
     assert st[:3] == ("open", 2, 1) and 0 < st[3] <= 0.5
 
     assert claim(pg, app.id) == []            # open: nothing, no attempt
+    assert held(pg, ep["id"]) == 5            # all out of the claim's way
 
     time.sleep(0.6)
-    probe = claim(pg, app.id)
-    assert len(probe) == 1                    # half-open: exactly one
+    probes = claim(pg, app.id)
+    # half-open: the oldest (most retried) and the two newest
+    assert sorted(r[0] for r in probes) == [made[0], made[3], made[4]]
     assert state(pg, ep["id"])[0] == "half_open"
-    assert claim(pg, app.id) == []
+    assert claim(pg, app.id) == []            # three probes at most
+    assert held(pg, ep["id"]) == 2
 
     pg.query("SELECT hookd.complete(%s)", json.dumps(
-        [outcome(app.id, probe[0], "w", "RETRYABLE", 503)]))
+        [outcome(app.id, probes[0], "w", "RETRYABLE", 503)]))
     st = state(pg, ep["id"])
     assert st[:3] == ("open", 3, 2) and 0.5 < st[3] <= 1.0   # doubled
-
-    time.sleep(1.1)
-    probe = claim(pg, app.id)
-    assert len(probe) == 1
+    # another probe's failure leaves the open breaker as it is
     pg.query("SELECT hookd.complete(%s)", json.dumps(
-        [outcome(app.id, probe[0], "w", "SUCCEEDED", 200)]))
+        [outcome(app.id, probes[1], "w", "RETRYABLE", 503)]))
+    assert state(pg, ep["id"])[:3] == ("open", 4, 2)
+
+    # the first success closes it, and every held delivery is due again
+    pg.query("SELECT hookd.complete(%s)", json.dumps(
+        [outcome(app.id, probes[2], "w", "SUCCEEDED", 200)]))
     assert state(pg, ep["id"])[:3] == ("closed", 0, 0)
-    assert len(claim(pg, app.id)) == 2        # the rest flow again
+    assert held(pg, ep["id"]) == 0
+    assert len(claim(pg, app.id)) == 4        # the rest flow again
+
+
+def test_half_open_closes_on_a_fresh_delivery(app, pg):
+    """The issue's endpoint: it fails each delivery's first attempt and
+    takes its second. With one probe, always the oldest due delivery, its
+    breaker stayed open; the probes of a half-open breaker include retries,
+    so one succeeds and the breaker closes."""
+    park(pg, app)
+    ep = app.endpoint("http://127.0.0.1:9/f")
+    pg.query("UPDATE hookd.endpoints SET breaker_threshold = 3, "
+             "breaker_cooldown_seconds = 0.2 WHERE id = %s RETURNING 1",
+             ep["id"])
+    tried = set()
+    delivered = 0
+    deadline = time.monotonic() + 20
+    sent = 0
+    while delivered < 20 and time.monotonic() < deadline:
+        if sent < 20:
+            app.post({"event_type": "f.x", "payload": {"i": sent}})
+            sent += 1
+        rows = claim(pg, app.id)
+        results = []
+        for r in rows:
+            if r[0] in tried:
+                results.append(outcome(app.id, r, "w", "SUCCEEDED", 200))
+                delivered += 1
+            else:
+                tried.add(r[0])
+                results.append(outcome(app.id, r, "w", "RETRYABLE", 500))
+        if results:
+            pg.query("SELECT hookd.complete(%s)", json.dumps(results))
+        time.sleep(0.05)
+    assert delivered == 20
 
 
 def test_4xx_does_not_count_and_a_4xx_probe_closes(app, pg):
-    pg.query("UPDATE hookd.queue SET due_at = 'infinity' "
-             "WHERE app_id <> %s RETURNING 1", app.id)
+    park(pg, app)
     ep = app.endpoint("http://127.0.0.1:9/c")
     pg.query("UPDATE hookd.endpoints SET breaker_threshold = 1, "
              "breaker_cooldown_seconds = 0.2 WHERE id = %s RETURNING 1",

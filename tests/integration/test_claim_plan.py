@@ -43,8 +43,10 @@ def db(pg, base):
         wave(c, "done", "'succeeded'", "'ep_plan_1'")
         c.execute("VACUUM ANALYZE hookd.events")
         c.execute("VACUUM ANALYZE hookd.deliveries")
-        c.execute("ALTER TABLE hookd.deliveries SET "
-                  "(autovacuum_enabled = off)")
+        c.execute("VACUUM ANALYZE hookd.queue")
+        for table in ("deliveries", "queue"):
+            c.execute(f"ALTER TABLE hookd.{table} SET "
+                      "(autovacuum_enabled = off)")
         c.execute("ALTER TABLE hookd.events SET (autovacuum_enabled = off)")
         # then the backlog, due one second apart, on both endpoints
         wave(c, "plan", "'pending'", "'ep_plan_' || (1 + i %% 2)")
@@ -65,6 +67,11 @@ def wave(c, tag, status, endpoint):
                'evt_{tag}_' || lpad(i::text, 6, '0'), {endpoint}, {status},
                now() - make_interval(secs => %s - i)
           FROM generate_series(1, %s) i""", (BACKLOG, BACKLOG))
+    if status == "'pending'":
+        c.execute(f"""
+            INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at)
+            SELECT app_id, endpoint_id, id, next_attempt_at
+              FROM hookd.deliveries WHERE id LIKE 'dlv_{tag}_%%'""")
 
 
 def with_plan(c, sql, args, node):
@@ -88,7 +95,7 @@ def with_plan(c, sql, args, node):
 
 def claim_with_plan(conninfo, n):
     with psycopg.connect(conninfo, autocommit=True) as c:
-        return with_plan(c, CLAIM, (n,), "Update on deliveries")
+        return with_plan(c, CLAIM, (n,), "Update on queue")
 
 
 def check(plan, n, due_walks=1):
@@ -96,8 +103,8 @@ def check(plan, n, due_walks=1):
     for bad in ("Seq Scan", "Hash Join", "Merge Join", "Bitmap", "JIT"):
         assert bad not in plan, bad + " in:\n" + plan
     # the due index is walked once, for the candidates; every other
-    # visit of deliveries is by primary key
-    assert plan.count("using deliveries_due") == due_walks, plan
+    # visit of the queue and of deliveries is by primary key
+    assert plan.count("using queue_due") == due_walks, plan
     # no node reads more than the claim's own working set: the walk of the
     # due index reads at most 4n rows, and nothing multiplies them
     for m in re.finditer(r"actual rows=(\d+) loops=(\d+)", plan):
@@ -121,6 +128,7 @@ def test_claim_plan_on_accurate_statistics(db):
     with psycopg.connect(db, autocommit=True) as c:
         c.execute("ANALYZE hookd.events")
         c.execute("ANALYZE hookd.deliveries")
+        c.execute("ANALYZE hookd.queue")
     rows, plan = claim_with_plan(db, 100)
     # the 50 claimed before are leased: the next 100 in time order
     assert [r[1] for r in rows] == [f"dlv_plan_{i:06d}"
@@ -176,13 +184,11 @@ def test_claim_and_complete_plans_on_young_tables(pg, base, analyzed):
     n = 300
     with psycopg.connect(conninfo, autocommit=True) as load, \
             psycopg.connect(conninfo, autocommit=True) as c:
-        load.execute("ALTER TABLE hookd.deliveries SET "
-                     "(autovacuum_enabled = off)")
-        load.execute("ALTER TABLE hookd.events SET "
-                     "(autovacuum_enabled = off)")
-        if analyzed:
-            load.execute("ANALYZE hookd.events")
-            load.execute("ANALYZE hookd.deliveries")
+        for table in ("deliveries", "events", "queue"):
+            load.execute(f"ALTER TABLE hookd.{table} SET "
+                         "(autovacuum_enabled = off)")
+            if analyzed:
+                load.execute(f"ANALYZE hookd.{table}")
         # past the custom plans of the first calls, to the cached ones
         for _ in range(8):
             c.execute(CLAIM, (n,))
@@ -191,13 +197,14 @@ def test_claim_and_complete_plans_on_young_tables(pg, base, analyzed):
         if analyzed:
             c.execute("DISCARD PLANS")
 
-        rows, plan = with_plan(c, CLAIM, (n,), "Update on deliveries")
+        rows, plan = with_plan(c, CLAIM, (n,), "Update on queue")
         assert [r[1] for r in rows] == [f"dlv_plan_{i:06d}"
                                         for i in range(1, n + 1)]
         check(plan, n)
 
         outcomes = [{"app_id": r[0], "delivery_id": r[1],
-                     "attempt_number": r[2], "worker": "plan",
+                     "attempt_number": r[2], "endpoint_id": r[12],
+                     "worker": "plan",
                      "started_at": 1700000000, "duration_ms": 3,
                      "status_code": 200, "error_class": "SUCCEEDED"}
                     for r in rows]
