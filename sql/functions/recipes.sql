@@ -27,10 +27,12 @@ $$;
 CREATE OR REPLACE VIEW hookd.dead_letters AS
     SELECT x.app_id, x.endpoint_id, count(*) AS dead,
            min(x.failed_at) AS oldest, max(x.failed_at) AS newest,
-           (array_agg(d.last_error ORDER BY x.failed_at DESC))[1]
+           (SELECT d.last_error FROM hookd.deliveries d
+             WHERE d.app_id = x.app_id
+               AND d.id = (array_agg(x.delivery_id
+                                     ORDER BY x.failed_at DESC))[1])
                AS last_error
       FROM hookd.dead_letter_queue x
-      JOIN hookd.deliveries d ON d.app_id = x.app_id AND d.id = x.delivery_id
      GROUP BY x.app_id, x.endpoint_id;
 
 -- Endpoints by attempt latency since a time, slowest first.

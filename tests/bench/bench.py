@@ -473,9 +473,9 @@ def preload(pg, app_id, n):
     with pg.connect() as c:
         for _ in range(n // 1000):
             c.execute("SELECT count(*) FROM hookd.ingest(%s)", (batch,))
-        # what autovacuum does shortly after a bulk load; without it the
-        # planner cannot know that the claim should walk deliveries_due
+        # what autovacuum does shortly after a bulk load
         c.execute("ANALYZE hookd.deliveries")
+        c.execute("ANALYZE hookd.queue")
 
 
 MINQ_SETUP = """
@@ -546,8 +546,8 @@ def delivery(pg, hookd, nginx, base):
                       "WHERE name = 'bench-delivery'")[0][0]
     preload(pg, app_id, DELIVERIES)
     body_sample = pg.query("SELECT o_body FROM hookd.claim('peek', 1, 0)")[0][0]
-    pg.query("UPDATE hookd.deliveries SET status = 'pending', "
-             "attempt_count = 0 WHERE status = 'in_flight' RETURNING 1")
+    pg.query("UPDATE hookd.queue SET lease_owner = NULL, attempt_number = 0, "
+             "due_at = now() WHERE lease_owner = 'peek' RETURNING 1")
 
     d = Daemon(hookd.env, base, allow_network="127.0.0.1/32",
                concurrency=DELIVERY_CONCURRENCY, claim_batch=100,
@@ -582,7 +582,8 @@ def delivery(pg, hookd, nginx, base):
         # the same session setting as hookd's (worker/store.c)
         f.write("SET synchronous_commit = off;\n")
         f.write("SELECT coalesce(jsonb_agg(jsonb_build_object("
-                "'app_id', o_app_id, 'delivery_id', o_id, "
+                "'app_id', o_app_id, 'endpoint_id', o_endpoint_id, "
+                "'delivery_id', o_id, "
                 "'attempt_number', o_attempt_number, 'worker', 'pgbench', "
                 "'started_at', extract(epoch FROM now()), 'duration_ms', 1, "
                 "'status_code', 200, 'error_class', 'SUCCEEDED')), '[]') "
@@ -602,11 +603,12 @@ def delivery(pg, hookd, nginx, base):
     # enough rows for its 3 s at some 70k a second (docs/benchmarks.md)
     out["minq"] = minimal_queue(pg, base, body_sample, 400000)
     # what pgbench left must not queue ahead of the next measurements
-    pg.query("UPDATE hookd.deliveries SET status = 'cancelled' "
-             "WHERE app_id = %s AND status IN ('pending', 'in_flight') "
-             "RETURNING 1", app_id)
+    pg.query("WITH c AS (UPDATE hookd.deliveries SET status = 'cancelled' "
+             "WHERE app_id = %s AND status = 'pending' RETURNING 1) "
+             "DELETE FROM hookd.queue WHERE app_id = %s RETURNING 1",
+             app_id, app_id)
     with pg.connect() as c:
-        c.execute("VACUUM ANALYZE hookd.deliveries")
+        c.execute("VACUUM ANALYZE hookd.deliveries, hookd.queue")
     return out
 
 
@@ -733,8 +735,9 @@ def memory(pg, hookd, base):
         preload(pg, app_id, IN_FLIGHT)
         peak, deadline = 0, time.monotonic() + 30
         while time.monotonic() < deadline:
-            n = pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
-                         "app_id = %s AND status = 'in_flight'", app_id)[0][0]
+            n = pg.query("SELECT count(*) FROM hookd.queue WHERE "
+                         "app_id = %s AND lease_owner IS NOT NULL",
+                         app_id)[0][0]
             if n >= IN_FLIGHT * 0.99:
                 time.sleep(1.0)     # every transfer sent and waiting
                 peak = rss_kib(d.proc.pid)

@@ -233,8 +233,11 @@ def test_a_labelled_session_sees_one_customer(tenant, pg):
     assert {d["endpoint_id"] for d in dl} == {acme["id"]}
 
     # a bulk retry touches its own dead letters only
-    pg.query("UPDATE hookd.deliveries SET status = 'failed' WHERE app_id = %s"
-             " RETURNING 1", tenant.id)
+    pg.query("WITH f AS (UPDATE hookd.deliveries SET status = 'failed' "
+             "WHERE app_id = %s RETURNING app_id, endpoint_id, id), "
+             "q AS (DELETE FROM hookd.queue WHERE app_id = %s) "
+             "INSERT INTO hookd.dead_letter_queue (app_id, endpoint_id, "
+             "delivery_id) SELECT * FROM f RETURNING 1", tenant.id, tenant.id)
     assert ok(view("POST", b + "/deliveries/retry", {}), 202)["retried"] == 1
     assert len(ok(tenant.admin("GET", b + "/deliveries?status=failed"))
                ["data"]) >= 2

@@ -10,7 +10,10 @@ def test_plpgsql_functions_pass_plpgsql_check(pg, hookd):
             SELECT p.proname, r.lineno, r.level, r.message
               FROM pg_proc p
               JOIN pg_namespace n ON n.oid = p.pronamespace
+             -- a trigger function is checked against its table
              CROSS JOIN LATERAL plpgsql_check_function_tb(p.oid,
+                   relid => coalesce((SELECT t.tgrelid FROM pg_trigger t
+                                       WHERE t.tgfoid = p.oid LIMIT 1), 0),
                    extra_warnings => true) r
              WHERE n.nspname = 'hookd'
                AND p.prolang = (SELECT oid FROM pg_language
