@@ -23,12 +23,14 @@ CREATE TABLE IF NOT EXISTS hookd.queue (
     attempt_number  integer NOT NULL DEFAULT 0,
     lease_owner     text,
     PRIMARY KEY (app_id, endpoint_id, delivery_id)
-);
+) WITH (fillfactor = 50);
 CREATE INDEX IF NOT EXISTS queue_due ON hookd.queue (due_at);
 -- an endpoint's deliveries in flight, for its max_in_flight
 CREATE INDEX IF NOT EXISTS queue_leased
     ON hookd.queue (app_id, endpoint_id, delivery_id)
     WHERE lease_owner IS NOT NULL;
+-- the page keeps room for the claim's new version of each row: moving it to
+-- another page costs a lock record more
 ALTER TABLE hookd.queue SET (
     autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000,
     autovacuum_vacuum_insert_scale_factor = 0,
@@ -86,8 +88,17 @@ ALTER TABLE hookd.deliveries
         CHECK (status IN ('pending', 'succeeded', 'failed', 'cancelled')),
     DROP COLUMN IF EXISTS lease_owner,
     DROP COLUMN IF EXISTS lease_expires_at;
--- room in each page for the version its outcome writes (HOT)
-ALTER TABLE hookd.deliveries SET (fillfactor = 70);
+-- room in each page for the version each row's outcome writes (HOT): half
+-- of it, as every delivery is rewritten once at least (measured:
+-- docs/benchmarks.md, "The delivery path")
+ALTER TABLE hookd.deliveries SET (fillfactor = 50);
+
+-- An attempt's delivery is not checked by a foreign key: the check locked
+-- the delivery's row, a WAL record per attempt, and attempts are written
+-- only by hookd.complete, fenced by the queue. Retention and the deletion
+-- of an endpoint or an application remove the attempts themselves.
+ALTER TABLE hookd.attempts
+    DROP CONSTRAINT IF EXISTS attempts_app_id_delivery_id_fkey;
 
 -- hookd.claim returns the endpoint as well (o_endpoint_id), which the
 -- outcome names for the queue's key: a result cannot change in place

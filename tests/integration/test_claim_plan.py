@@ -216,3 +216,29 @@ def test_claim_and_complete_plans_on_young_tables(pg, base, analyzed):
         assert c.execute("SELECT status, count(*) FROM hookd.deliveries "
                          "GROUP BY 1 ORDER BY 1").fetchall() == [
             ("pending", BACKLOG - n), ("succeeded", n)]
+
+
+def test_held_deliveries_are_out_of_the_claims_way(pg, base):
+    """A paused endpoint's backlog leaves the queue's due order at once:
+    the claim reads no row of it (it walked past 300k rows of a disabled
+    endpoint, 357 ms a claim), and resuming puts the rows back where they
+    were, the longest waiting first."""
+    conninfo = database(pg, base, "held_plan")
+    with psycopg.connect(conninfo, autocommit=True) as c:
+        wave(c, "held", "'pending'", "'ep_plan_' || (1 + (i > 100)::int)")
+        c.execute("ANALYZE hookd.queue")
+        # ep_plan_1 has the first 100, ep_plan_2 the 19 900 after them
+        c.execute("UPDATE hookd.endpoints SET status = 'paused' "
+                  "WHERE id = 'ep_plan_2'")
+        assert c.execute("SELECT count(*) FROM hookd.queue "
+                         "WHERE due_at = 'infinity'").fetchone()[0] \
+            == BACKLOG - 100
+        rows, plan = with_plan(c, CLAIM, (150,), "Update on queue")
+        assert [r[1] for r in rows] == [f"dlv_held_{i:06d}"
+                                        for i in range(1, 101)]
+        check(plan, 150, due_walks=1)
+        c.execute("UPDATE hookd.endpoints SET status = 'enabled' "
+                  "WHERE id = 'ep_plan_2'")
+        rows = c.execute(CLAIM, (50,)).fetchall()
+        assert [r[1] for r in rows] == [f"dlv_held_{i:06d}"
+                                        for i in range(101, 151)]
