@@ -19,6 +19,14 @@
 
 
 #define HOOKD_RESPONSE_KEEP  4096
+/*
+ * Easy handles kept for the next transfers, with the options that are the
+ * same for every attempt set once: making one and cleaning it up was a
+ * good part of libcurl's cost per delivery (docs/benchmarks.md, "The
+ * delivery path"). More transfers than this at once make handles of their
+ * own, as before.
+ */
+#define HOOKD_IDLE_EASY      256
 
 
 struct hookd_attempts_s {
@@ -28,6 +36,8 @@ struct hookd_attempts_s {
     hookd_resolver_t      *resolver;       /* the endpoint's, with a proxy */
     hookd_outcome_pt       outcome;
     void                  *data;
+    CURL                  *idle[HOOKD_IDLE_EASY];
+    int                    nidle;
     int                    running;
     struct hookd_transfer_s *transfers;    /* running, newest first */
 };
@@ -73,6 +83,7 @@ static void hookd_on_resolved(void *data, int error,
     const struct sockaddr_storage *addrs, int naddrs);
 static void hookd_send(hookd_transfer_t *t);
 static int hookd_endpoint_headers(hookd_transfer_t *t);
+static CURL *hookd_easy(hookd_attempts_t *a);
 
 
 hookd_attempts_t *
@@ -107,7 +118,12 @@ void
 hookd_attempts_free(hookd_attempts_t *a)
 {
     if (a) {
+        /* before the multi handle and its share go */
+        while (a->nidle > 0) {
+            curl_easy_cleanup(a->idle[--a->nidle]);
+        }
         hookd_http_free(a->http);
+        hookd_sign_forget();
         free(a);
     }
 }
@@ -152,6 +168,9 @@ hookd_attempts_leases(const hookd_attempts_t *a, double started_before)
 void
 hookd_attempts_keep(hookd_attempts_t *a, long connections)
 {
+    while (a->nidle > 0) {
+        curl_easy_cleanup(a->idle[--a->nidle]);
+    }
     hookd_http_keep(a->http, connections);
 }
 
@@ -250,7 +269,10 @@ hookd_transfer_free(hookd_transfer_t *t)
         t->next->prev = t->prev;
     }
 
-    if (t->easy) {
+    /* no longer in the multi handle: its transfer ended, or never began */
+    if (t->easy && t->attempts->nidle < HOOKD_IDLE_EASY) {
+        t->attempts->idle[t->attempts->nidle++] = t->easy;
+    } else if (t->easy) {
         curl_easy_cleanup(t->easy);
     }
 
@@ -389,7 +411,7 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
     a->running++;
     hookd_metrics.in_flight = a->running;
 
-    nkeys = hookd_sign_open_secrets(a->master, dl->secrets, ts, keys);
+    nkeys = hookd_sign_keys(a->master, dl->secrets, ts, keys);
 
     if (nkeys == 0
         || hookd_sign_all(keys, nkeys, dl->event_id, ts, dl->body,
@@ -406,7 +428,7 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
     OPENSSL_cleanse(keys, sizeof(keys));
 
     t->headers = hookd_sign_headers(dl->event_id, ts, sigs);
-    e = t->easy = curl_easy_init();
+    e = t->easy = hookd_easy(a);
 
     if (e == NULL || t->headers == NULL) {
         hookd_not_sent(t, "out of memory", HOOKD_UNKNOWN);
@@ -421,13 +443,48 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
         return;
     }
 
+    /* what changes from one attempt to the next (hookd_easy sets the rest) */
     curl_easy_setopt(e, CURLOPT_URL, dl->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, dl->body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long) strlen(dl->body));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, dl->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(e, CURLOPT_CONNECT_TO, NULL);
+    /* Debian 12's libcurl cannot reuse cleartext HTTP/2 connections */
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     strncasecmp(dl->url, "http:", 5) == 0
+                     ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_NONE);
+
+    if (a->conf->proxy[0] && !a->conf->allow_private_networks) {
+        hookd_through_proxy(t);
+        return;
+    }
+
+    hookd_send(t);
+}
+
+
+/* an easy handle from the idle ones, or a new one with what never changes */
+static CURL *
+hookd_easy(hookd_attempts_t *a)
+{
+    CURL  *e;
+
+    if (a->nidle > 0) {
+        return a->idle[--a->nidle];
+    }
+
+    e = curl_easy_init();
+    if (e == NULL) {
+        return NULL;
+    }
+
+    curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
@@ -437,25 +494,12 @@ hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl)
         curl_easy_setopt(e, CURLOPT_CAINFO, a->conf->ca_file);
     }
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, hookd_on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, hookd_on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, hookd_on_open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    /* Debian 12's libcurl cannot reuse cleartext HTTP/2 connections */
-    if (strncasecmp(dl->url, "http:", 5) == 0) {
-        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    }
 
-    if (a->conf->proxy[0] && !a->conf->allow_private_networks) {
-        hookd_through_proxy(t);
-        return;
-    }
-
-    hookd_send(t);
+    return e;
 }
 
 

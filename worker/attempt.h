@@ -40,7 +40,11 @@ json_t *hookd_attempts_leases(const hookd_attempts_t *a,
 /* attempts started whose outcome is not reported yet */
 int hookd_attempts_running(const hookd_attempts_t *a);
 
-/* how many idle connections to keep for reuse (http.c) */
+/*
+ * How many idle connections to keep for reuse (http.c), at start and after
+ * each reload; idle easy handles, set up with what may be an old proxy and
+ * CA file, are let go.
+ */
 void hookd_attempts_keep(hookd_attempts_t *a, long connections);
 
 #endif /* HOOKD_ATTEMPT_H */

@@ -28,7 +28,7 @@ struct hookd_claims_s {
 static void hookd_claims_run(hookd_claims_t *c);
 static void hookd_claimed(void *data, PGresult *res);
 static hookd_delivery_t *hookd_delivery_from_row(PGresult *res, int row,
-    double now);
+    double now, const hookd_delivery_t *prev);
 
 
 hookd_claims_t *
@@ -197,7 +197,8 @@ hookd_claims_run(hookd_claims_t *c)
 
 
 static hookd_delivery_t *
-hookd_delivery_from_row(PGresult *res, int row, double now)
+hookd_delivery_from_row(PGresult *res, int row, double now,
+    const hookd_delivery_t *prev)
 {
     hookd_delivery_t  *dl;
 
@@ -215,7 +216,14 @@ hookd_delivery_from_row(PGresult *res, int row, double now)
     dl->url = strdup(PQgetvalue(res, row, 4));
     dl->secrets = strdup(PQgetvalue(res, row, 5));
     dl->timeout_ms = atol(PQgetvalue(res, row, 6));
-    hookd_retry_policy_parse(PQgetvalue(res, row, 7), &dl->policy);
+    /* rows of one endpoint carry the same policy: parsed once a run */
+    if (prev && strcmp(PQgetvalue(res, row, 7), PQgetvalue(res, row - 1, 7))
+                == 0)
+    {
+        dl->policy = prev->policy;
+    } else {
+        hookd_retry_policy_parse(PQgetvalue(res, row, 7), &dl->policy);
+    }
     dl->age_seconds = atof(PQgetvalue(res, row, 8));
     dl->body = strdup(PQgetvalue(res, row, 9));
     dl->headers_sealed = PQgetisnull(res, row, 10)
@@ -254,7 +262,8 @@ hookd_claimed(void *data, PGresult *res)
     now = hookd_clock(CLOCK_MONOTONIC);
 
     for (i = 0; i < rows; i++) {
-        dl = hookd_delivery_from_row(res, i, now);
+        dl = hookd_delivery_from_row(res, i, now, i > 0 ? c->backlog_tail
+                                                        : NULL);
         if (dl == NULL) {
             break;          /* its lease expires; it is claimed again */
         }

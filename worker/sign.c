@@ -96,6 +96,7 @@ hookd_sign_open_secrets(const unsigned char *master, const char *secrets_json,
             break;
         }
 
+        expires = -1;
         exp = json_object_get(s, "expires_at");
         if (json_is_string(exp)) {
             expires = hookd_sign_parse_rfc3339(json_string_value(exp));
@@ -110,6 +111,7 @@ hookd_sign_open_secrets(const unsigned char *master, const char *secrets_json,
             continue;
         }
 
+        keys[n].expires = expires != -1 ? (long long) expires : 0;
         /* an Ed25519 key (v1a) is whsk_ and the base64 of its seed */
         keys[n].ed25519 = strncmp(plain, "whsk_", 5) == 0;
         len = keys[n].ed25519
@@ -126,6 +128,84 @@ hookd_sign_open_secrets(const unsigned char *master, const char *secrets_json,
     json_decref(secrets);
 
     return n;
+}
+
+
+typedef struct {
+    char                  *text;        /* the secrets' JSON, sealed */
+    const unsigned char   *master;
+    double                 opened;      /* monotonic seconds */
+    long long              at;          /* the timestamp they were opened for */
+    int                    n;
+    hookd_signing_key_t    keys[HOOKD_MAX_SIGNATURES];
+} hookd_sign_slot_t;
+
+/* one process, one thread: the daemon's loop */
+static hookd_sign_slot_t  hookd_sign_cache[HOOKD_SIGN_CACHE_SLOTS];
+
+
+static void
+hookd_sign_slot_clear(hookd_sign_slot_t *s)
+{
+    free(s->text);
+    OPENSSL_cleanse(s, sizeof(*s));
+}
+
+
+int
+hookd_sign_keys(const unsigned char *master, const char *secrets_json,
+    long long timestamp, hookd_signing_key_t *keys)
+{
+    int                 i, n;
+    double              now;
+    unsigned long       h;
+    const char         *c;
+    hookd_sign_slot_t  *s;
+
+    for (h = 5381, c = secrets_json; *c; c++) {
+        h = h * 33 + (unsigned char) *c;
+    }
+    s = &hookd_sign_cache[h % HOOKD_SIGN_CACHE_SLOTS];
+    now = hookd_clock(CLOCK_MONOTONIC);
+
+    if (s->text == NULL || s->master != master
+        || now - s->opened > HOOKD_SIGN_CACHE_SECONDS
+        || timestamp < s->at || strcmp(s->text, secrets_json) != 0)
+    {
+        hookd_sign_slot_clear(s);
+        s->n = hookd_sign_open_secrets(master, secrets_json, timestamp,
+                                       s->keys);
+        s->text = s->n > 0 ? strdup(secrets_json) : NULL;
+        if (s->text == NULL) {
+            n = s->n;
+            memcpy(keys, s->keys, sizeof(s->keys));
+            hookd_sign_slot_clear(s);
+            return n;
+        }
+        s->master = master;
+        s->opened = now;
+        s->at = timestamp;
+    }
+
+    /* a key that expired since it was opened is left out, as then */
+    for (i = 0, n = 0; i < s->n; i++) {
+        if (s->keys[i].expires == 0 || s->keys[i].expires > timestamp) {
+            keys[n++] = s->keys[i];
+        }
+    }
+
+    return n;
+}
+
+
+void
+hookd_sign_forget(void)
+{
+    int  i;
+
+    for (i = 0; i < HOOKD_SIGN_CACHE_SLOTS; i++) {
+        hookd_sign_slot_clear(&hookd_sign_cache[i]);
+    }
 }
 
 

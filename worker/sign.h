@@ -24,6 +24,7 @@ typedef struct {
     unsigned char  bytes[HOOKD_SECRET_MAX];   /* an Ed25519 key: its seed */
     size_t         len;
     int            ed25519;
+    long long      expires;                   /* epoch seconds, 0: never */
 } hookd_signing_key_t;
 
 /* Writes the NUL-terminated signature into out (HOOKD_SIGNATURE_LEN + 1). */
@@ -37,6 +38,19 @@ int hookd_sign(const unsigned char *secret, size_t secret_len, const char *id,
  */
 int hookd_sign_open_secrets(const unsigned char *master,
     const char *secrets_json, long long timestamp, hookd_signing_key_t *keys);
+
+/*
+ * The same, from the secrets opened last for this text when that was less
+ * than HOOKD_SIGN_CACHE_SECONDS ago: unsealing and parsing them cost more
+ * than the signature. A rotation changes the text, so it takes effect at
+ * once; the cache holds HOOKD_SIGN_CACHE_SLOTS endpoints' keys, cleansed
+ * when they leave it.
+ */
+#define HOOKD_SIGN_CACHE_SLOTS    64
+#define HOOKD_SIGN_CACHE_SECONDS  60
+int hookd_sign_keys(const unsigned char *master, const char *secrets_json,
+    long long timestamp, hookd_signing_key_t *keys);
+void hookd_sign_forget(void);
 
 /* "v1,… v1a,…" for n keys into out (HOOKD_SIGNATURES_LEN + 1); 0 or -1 */
 int hookd_sign_all(const hookd_signing_key_t *keys, int n, const char *id,

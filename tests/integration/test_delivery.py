@@ -499,6 +499,24 @@ def rss_kib(pid):
                 return int(line.split()[1])
 
 
+def test_a_response_is_stored_as_safe_text_whatever_its_bytes(
+        app, pg, receiver, daemons):
+    """hookd writes each outcome's JSON itself (worker/record.c): quotes,
+    backslashes, newlines and tabs survive, other bytes become '?'."""
+    p = path()
+    raw = b'{"why": "a \\"quoted\\" \\\\ word"}\n\tnext\x01\x7f\xc3\xa9 end'
+    receiver.plan(p, {"status": 500, "body": raw}, 200)
+    endpoint(app, pg, receiver, p)
+    daemons()
+    ev = send(app)
+    wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
+    body = pg.query("SELECT response_body FROM hookd.attempts a JOIN "
+                    "hookd.deliveries d ON d.app_id = a.app_id AND "
+                    "d.id = a.delivery_id WHERE d.event_id = %s AND "
+                    "a.status_code = 500", ev["id"])[0][0]
+    assert body == '{"why": "a \\"quoted\\" \\\\ word"}\n\tnext???? end'
+
+
 def test_50_mb_response_is_cut_to_4_kib_and_rss_barely_moves(
         app, pg, receiver, daemons):
     p = path()

@@ -87,6 +87,17 @@ signs_with_every_secret_still_valid(void **state)
         "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= "
         "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 
+    /* kept opened: the same keys, less those that expired since */
+    assert_int_equal(hookd_sign_keys(master, json, 1614265330, keys), 2);
+    assert_int_equal(hookd_sign_keys(master, json, 1614265330, keys), 2);
+    assert_int_equal(hookd_sign_keys(master, json, 1614297601, keys), 1);
+    assert_int_equal(keys[0].expires, 0);
+    /* a rotation is new text: opened at once */
+    snprintf(json, sizeof(json), "[{\"sealed\": \"%s\"}]", expired);
+    assert_int_equal(hookd_sign_keys(master, json, 1614297601, keys), 1);
+    assert_memory_equal(keys[0].bytes, "\0\0\0\0", 4);
+    hookd_sign_forget();
+
     /* another master key opens nothing: nothing is signed */
     master[0] ^= 1;
     assert_int_equal(hookd_sign_open_secrets(master, json, 1614265330, keys),
