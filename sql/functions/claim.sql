@@ -55,7 +55,9 @@ BEGIN
               FROM hookd.queue q
              WHERE q.due_at <= now()
              ORDER BY q.due_at
-             LIMIT want
+             -- after a round that moved rows, twice the room: the rows
+             -- met may be moved again
+             LIMIT CASE WHEN round_ = 1 THEN want ELSE want * 2 END
                FOR NO KEY UPDATE OF q SKIP LOCKED
         ), eps AS MATERIALIZED (
             -- each endpoint once, with what a delivery to it needs
@@ -101,7 +103,7 @@ BEGIN
                AND (u.breaker_state = 'half_open' OR u.rate_limit IS NOT NULL
                     OR u.max_in_flight IS NOT NULL)
              ORDER BY lm.app_id, lm.id
-        ), verdict AS MATERIALIZED (
+        ), judged AS MATERIALIZED (
             -- 'take', or where the row goes: 'gone' (its endpoint was
             -- deleted), 'held', 'later' (the in-flight cap) or 'rate'
             SELECT nb.*, lm.tokens, lm.rate_limit,
@@ -124,13 +126,21 @@ BEGIN
                 ON ep.app_id = nb.app_id AND ep.id = nb.endpoint_id
               LEFT JOIN limited lm
                 ON lm.app_id = nb.app_id AND lm.id = nb.endpoint_id
+        ), verdict AS MATERIALIZED (
+            -- takes past the room are left as they are ('skip': due)
+            SELECT j.*,
+                   CASE WHEN j.v = 'take'
+                             AND row_number() OVER (PARTITION BY j.v = 'take'
+                                                    ORDER BY j.due_at) > want
+                        THEN 'skip' ELSE j.v END AS verdict
+              FROM judged j
         ), rationed AS (
             UPDATE hookd.endpoints ep
                SET rate_tokens = lm.tokens - c.taken,
                    rate_updated_at = now()
               FROM limited lm,
                    (SELECT app_id, endpoint_id, count(*) AS taken
-                      FROM verdict WHERE v = 'take'
+                      FROM verdict WHERE verdict = 'take'
                      GROUP BY app_id, endpoint_id) c
              WHERE lm.tokens IS NOT NULL
                AND ep.app_id = lm.app_id AND ep.id = lm.id
@@ -139,13 +149,21 @@ BEGIN
         ), dropped AS (
             DELETE FROM hookd.queue q
              USING verdict vd
-             WHERE vd.v = 'gone' AND q.app_id = vd.app_id
+             WHERE vd.verdict = 'gone' AND q.app_id = vd.app_id
                AND q.endpoint_id = vd.endpoint_id
                AND q.delivery_id = vd.delivery_id
-            RETURNING 1
+            RETURNING q.app_id, q.delivery_id
+        ), orphaned AS (
+            -- made while its endpoint was being deleted (no foreign key
+            -- checks it: migration 026)
+            UPDATE hookd.deliveries d
+               SET status = 'cancelled', updated_at = now(),
+                   last_error = 'its endpoint was deleted'
+              FROM dropped x
+             WHERE d.app_id = x.app_id AND d.id = x.delivery_id
         ), moved AS (
             UPDATE hookd.queue q
-               SET due_at = CASE vd.v
+               SET due_at = CASE vd.verdict
                        -- at least a millisecond: a row taken here is not
                        -- due in this call's next round (now() stays)
                        WHEN 'take' THEN now() + make_interval(
@@ -157,15 +175,15 @@ BEGIN
                        ELSE now() + make_interval(secs =>
                                 (vd.k - floor(vd.tokens))
                                 / greatest(vd.rate_limit, 1)) END,
-                   lease_owner = CASE WHEN vd.v = 'take' THEN worker END,
+                   lease_owner = CASE WHEN vd.verdict = 'take' THEN worker END,
                    attempt_number = q.attempt_number
-                                    + CASE WHEN vd.v = 'take' THEN 1 ELSE 0 END
+                                    + CASE WHEN vd.verdict = 'take' THEN 1 ELSE 0 END
               FROM verdict vd
-             WHERE vd.v <> 'gone' AND q.app_id = vd.app_id
+             WHERE vd.verdict NOT IN ('gone', 'skip') AND q.app_id = vd.app_id
                AND q.endpoint_id = vd.endpoint_id
                AND q.delivery_id = vd.delivery_id
             RETURNING q.app_id, q.endpoint_id, q.delivery_id, q.attempt_number,
-                      vd.v = 'take' AS took, vd.due_at AS was_due
+                      vd.verdict = 'take' AS took, vd.due_at AS was_due
         )
         SELECT c.app_id, c.delivery_id, c.attempt_number, d.event_id, ep.url,
                ep.secrets, ep.timeout_ms, ep.retry_policy,

@@ -93,12 +93,19 @@ ALTER TABLE hookd.deliveries
 -- docs/benchmarks.md, "The delivery path")
 ALTER TABLE hookd.deliveries SET (fillfactor = 50);
 
--- An attempt's delivery is not checked by a foreign key: the check locked
--- the delivery's row, a WAL record per attempt, and attempts are written
--- only by hookd.complete, fenced by the queue. Retention and the deletion
--- of an endpoint or an application remove the attempts themselves.
+-- No foreign key checks a delivery's event and endpoint, nor an attempt's
+-- delivery: each check locked the row it found, a WAL record per delivery
+-- (and a MultiXact on the endpoint's row, which every event of the batches
+-- of both nginx workers locked), and these rows are written only by ingest
+-- and hookd.complete, beside what they refer to. Retention and the
+-- deletion of an endpoint or an application remove them; a delivery whose
+-- endpoint went while its event was being ingested is cancelled by the
+-- claim that meets it.
 ALTER TABLE hookd.attempts
     DROP CONSTRAINT IF EXISTS attempts_app_id_delivery_id_fkey;
+ALTER TABLE hookd.deliveries
+    DROP CONSTRAINT IF EXISTS deliveries_app_id_event_id_fkey,
+    DROP CONSTRAINT IF EXISTS deliveries_app_id_endpoint_id_fkey;
 
 -- hookd.claim returns the endpoint as well (o_endpoint_id), which the
 -- outcome names for the queue's key: a result cannot change in place

@@ -441,6 +441,9 @@ def test_pause_accumulates_and_resume_delivers_everything(
     assert not got & set(sent)
     assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE app_id = %s "
                     "AND status = 'pending'", t.id)[0][0] == 20
+    # held: out of every claim's way until the endpoint resumes
+    assert pg.query("SELECT count(*) FROM hookd.queue WHERE app_id = %s "
+                    "AND due_at = 'infinity'", t.id)[0][0] == 20
     assert ok(operator("GET", f"{t.base}/endpoints/{t.ep}"))["status"] == \
         "paused"
     ok(operator("POST", f"{t.base}/endpoints/{t.ep}/resume"))
