@@ -100,10 +100,6 @@ BEGIN
                 'or delete with ?force=true to drop them');
         END IF;
         DELETE FROM hookd.applications WHERE id = a.id;
-        -- what no foreign key reaches (migration 026)
-        DELETE FROM hookd.queue q WHERE q.app_id = a.id;
-        DELETE FROM hookd.attempts x WHERE x.app_id = a.id;
-        DELETE FROM hookd.deliveries d WHERE d.app_id = a.id;
         status := 204;
     ELSE
         PERFORM hookd.api_fail(405, 'method_not_allowed',

@@ -358,10 +358,6 @@ BEGIN
             END IF;
         ELSIF method = 'DELETE' THEN
             DELETE FROM hookd.endpoints e WHERE e.app_id = a.id AND e.id = ep.id;
-            -- what no foreign key reaches (migration 026)
-            DELETE FROM hookd.queue q WHERE q.app_id = a.id AND q.endpoint_id = ep.id;
-            DELETE FROM hookd.attempts x WHERE x.app_id = a.id AND x.endpoint_id = ep.id;
-            DELETE FROM hookd.deliveries d WHERE d.app_id = a.id AND d.endpoint_id = ep.id;
             status := 204;
             RETURN;
         ELSE

@@ -2,7 +2,7 @@
 
 -- Retention: removes up to `batch` events received more than
 -- older_than_seconds ago whose deliveries are all finished, with their
--- deliveries and attempts, and sent notifications
+-- deliveries and attempts (sql/functions/cascade.sql), and sent notifications
 -- as old. Each call is one short transaction that locks only the rows it
 -- removes (SKIP LOCKED: it never waits); hookd calls it again while it
 -- returns a full batch. Events still being delivered wait for their
@@ -35,15 +35,7 @@ BEGIN
              ORDER BY e.id
              LIMIT batch - removed
                FOR UPDATE SKIP LOCKED
-        ), tried AS (
-            DELETE FROM hookd.attempts a
-             USING doomed, hookd.deliveries d
-             WHERE d.app_id = doomed.app_id AND d.event_id = doomed.id
-               AND a.app_id = d.app_id AND a.delivery_id = d.id
-        ), delivered AS (
-            DELETE FROM hookd.deliveries d
-             USING doomed
-             WHERE d.app_id = doomed.app_id AND d.event_id = doomed.id)
+        )
         DELETE FROM hookd.events e USING doomed
          WHERE e.app_id = doomed.app_id AND e.id = doomed.id;
         GET DIAGNOSTICS n = ROW_COUNT;

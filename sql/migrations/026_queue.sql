@@ -97,10 +97,10 @@ ALTER TABLE hookd.deliveries SET (fillfactor = 50);
 -- delivery: each check locked the row it found, a WAL record per delivery
 -- (and a MultiXact on the endpoint's row, which every event of the batches
 -- of both nginx workers locked), and these rows are written only by ingest
--- and hookd.complete, beside what they refer to. Retention and the
--- deletion of an endpoint or an application remove them; a delivery whose
--- endpoint went while its event was being ingested is cancelled by the
--- claim that meets it.
+-- and hookd.complete, beside what they refer to. Deleting an event or an
+-- endpoint takes them with it as the keys did (triggers,
+-- sql/functions/cascade.sql); a delivery whose endpoint went while its
+-- event was being ingested is cancelled by the claim that meets it.
 ALTER TABLE hookd.attempts
     DROP CONSTRAINT IF EXISTS attempts_app_id_delivery_id_fkey;
 ALTER TABLE hookd.deliveries

@@ -180,7 +180,7 @@ def fanout(pg, hookd, nginx, base):
     with pg.connect() as c:
         c.execute("DELETE FROM hookd.applications WHERE name IN ('fanout', "
                   "'filtered')")
-        c.execute("VACUUM hookd.deliveries, hookd.events, "
+        c.execute("VACUUM hookd.deliveries, hookd.events, hookd.queue, "
                   "hookd.subscriptions, hookd.endpoints")
     return tuple({"rps": sum(x["rps"] for x in runs[n]) / len(runs[n]),
                   "errors": sum(x["errors"] for x in runs[n])}
@@ -405,7 +405,7 @@ def main():
         with pg.connect() as c:
             c.execute("DELETE FROM hookd.applications WHERE name = "
                       "'bench-one'")
-            c.execute("VACUUM hookd.deliveries, hookd.events")
+            c.execute("VACUUM hookd.deliveries, hookd.events, hookd.queue")
 
         # a source beside the plain path, each with a new key per request
         secret = "whsec_bench_" + os.urandom(12).hex()

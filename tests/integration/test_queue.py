@@ -2,7 +2,8 @@
 and hookd.complete directly: a claim that meets rows past a rate limit moves
 them and fills its room from the queue, dead letters leave the dead-letter
 queue when retried, a delivery whose endpoint vanished is cancelled, and
-deleting an endpoint leaves nothing of it behind."""
+deleting an endpoint, an event or an application leaves nothing of it
+behind."""
 
 import json
 
@@ -53,21 +54,25 @@ def test_dead_letters_leave_their_queue_when_retried(app, pg, operator):
 
 
 def test_a_delivery_whose_endpoint_vanished_is_cancelled(app, pg):
+    """A delivery made while its endpoint was being deleted (the deletion's
+    trigger could not see it yet): the claim that meets it cancels it."""
     park(pg, app)
-    ep = app.endpoint("http://127.0.0.1:9/gone")
-    app.post({"event_type": "q.x", "payload": {}})
-    # as if the endpoint went while the event was being ingested
-    pg.query("DELETE FROM hookd.endpoints WHERE id = %s RETURNING 1",
-             ep["id"])
+    ev = app.post({"event_type": "q.x", "payload": {}}).json()
+    pg.query("WITH d AS (INSERT INTO hookd.deliveries (app_id, event_id, "
+             "endpoint_id) VALUES (%s, %s, 'ep_gone') RETURNING app_id, id) "
+             "INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id) "
+             "SELECT app_id, 'ep_gone', id FROM d RETURNING 1",
+             app.id, ev["id"])
     assert claim(pg, app.id) == []
     assert pg.query("SELECT status, last_error FROM hookd.deliveries "
-                    "WHERE endpoint_id = %s", ep["id"]) == [
-        ("cancelled", "its endpoint was deleted")]
-    assert pg.query("SELECT count(*) FROM hookd.queue WHERE endpoint_id = %s",
-                    ep["id"]) == [(0,)]
+                    "WHERE app_id = %s AND endpoint_id = 'ep_gone'",
+                    app.id) == [("cancelled", "its endpoint was deleted")]
+    assert pg.query("SELECT count(*) FROM hookd.queue WHERE app_id = %s",
+                    app.id) == [(0,)]
 
 
 def test_deleting_an_endpoint_leaves_nothing_of_it(app, pg, operator):
+    """No foreign key cascades any more (sql/functions/cascade.sql)."""
     park(pg, app)
     ep = app.endpoint("http://127.0.0.1:9/del")
     for i in range(3):
@@ -80,3 +85,26 @@ def test_deleting_an_endpoint_leaves_nothing_of_it(app, pg, operator):
     for table in ("queue", "deliveries", "attempts"):
         assert pg.query(f"SELECT count(*) FROM hookd.{table} "
                         "WHERE endpoint_id = %s", ep["id"]) == [(0,)], table
+
+
+def test_deleting_events_and_applications_leaves_nothing_of_them(pg, hookd):
+    hookd("apps", "create", "cascade")
+    app_id = pg.query("SELECT id FROM hookd.applications "
+                      "WHERE name = 'cascade'")[0][0]
+    hookd("endpoints", "create", "--app", "cascade", "--url",
+          "http://127.0.0.1:9/c")
+    batch = json.dumps([{"app_id": app_id, "request_hash": "00" * 32,
+                         "body": {"event_type": "c.x", "payload": {}}}] * 4)
+    pg.query("SELECT count(*) FROM hookd.ingest(%s)", batch)
+    event = pg.query("SELECT id FROM hookd.events WHERE app_id = %s LIMIT 1",
+                     app_id)[0][0]
+    pg.query("DELETE FROM hookd.events WHERE id = %s RETURNING 1", event)
+    assert pg.query("SELECT count(*) FROM hookd.deliveries WHERE app_id = %s",
+                    app_id) == [(3,)]
+    assert pg.query("SELECT count(*) FROM hookd.queue WHERE app_id = %s",
+                    app_id) == [(3,)]
+    pg.query("DELETE FROM hookd.applications WHERE id = %s RETURNING 1",
+             app_id)
+    for table in ("queue", "deliveries", "attempts"):
+        assert pg.query(f"SELECT count(*) FROM hookd.{table} "
+                        "WHERE app_id = %s", app_id) == [(0,)], table
