@@ -77,22 +77,26 @@ DECLARE
     recorded integer;
 BEGIN
     WITH o AS (
-        SELECT v->>'app_id' AS app_id, v->>'endpoint_id' AS endpoint_id,
-               v->>'delivery_id' AS id,
-               (v->>'attempt_number')::integer AS n, v->>'worker' AS worker,
-               to_timestamp((v->>'started_at')::double precision) AS started_at,
-               (v->>'duration_ms')::integer AS ms,
-               (v->>'status_code')::integer AS status_code,
-               v->>'error' AS error, v->>'error_class' AS class,
-               v->>'response_body' AS body,
+        -- each outcome's fields in one pass over it (a ->> per field
+        -- searched the object for each)
+        SELECT v.app_id, v.endpoint_id, v.delivery_id AS id,
+               v.attempt_number AS n, v.worker,
+               to_timestamp(v.started_at) AS started_at,
+               v.duration_ms AS ms, v.status_code, v.error,
+               v.error_class AS class, v.response_body AS body,
                -- clamped to the longest retry delay (bounds.sql): an
                -- outcome is recorded even when its schedule is not sane
                -- (least() alone would turn null, give up, into a delay)
-               CASE WHEN v->>'retry_in' IS NOT NULL
-                    THEN least((v->>'retry_in')::double precision, 2592000)
-                    END AS next,
-               coalesce((v->>'endpoint_gone')::boolean, false) AS disable
-          FROM jsonb_array_elements(outcomes) v
+               CASE WHEN v.retry_in IS NOT NULL
+                    THEN least(v.retry_in, 2592000) END AS next,
+               coalesce(v.endpoint_gone, false) AS disable
+          FROM jsonb_to_recordset(outcomes) AS v(
+                   app_id text, endpoint_id text, delivery_id text,
+                   attempt_number integer, worker text,
+                   started_at double precision, duration_ms integer,
+                   status_code integer, error text, error_class text,
+                   response_body text, retry_in double precision,
+                   endpoint_gone boolean)
     ), done AS (
         -- the owner and the attempt number fence the claim; done or given
         -- up, the delivery leaves the queue
