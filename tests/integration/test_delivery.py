@@ -37,6 +37,14 @@ def delivery(pg, event_id):
     return rows[0] if rows else None
 
 
+def response_of(pg, event_id, status):
+    """What the receiver answered to the attempt that got this status."""
+    return pg.query("SELECT a.response_body FROM hookd.attempts a JOIN "
+                    "hookd.deliveries d ON d.app_id = a.app_id AND "
+                    "d.id = a.delivery_id WHERE d.event_id = %s AND "
+                    "a.status_code = %s", event_id, status)[0][0]
+
+
 def attempts(pg, event_id):
     return pg.query("SELECT a.status_code, a.error_class, a.error "
                     "FROM hookd.attempts a JOIN hookd.deliveries d "
@@ -234,10 +242,7 @@ def test_large_response_is_cut_to_4_kib(app, pg, receiver, daemons):
     daemons()
     ev = send(app)
     wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
-    body = pg.query("SELECT response_body FROM hookd.attempts a JOIN "
-                    "hookd.deliveries d ON d.app_id = a.app_id AND "
-                    "d.id = a.delivery_id WHERE d.event_id = %s AND "
-                    "a.status_code = 500", ev["id"])[0][0]
+    body = response_of(pg, ev["id"], 500)
     assert body == "x" * 4096
 
 
@@ -510,10 +515,7 @@ def test_a_response_is_stored_as_safe_text_whatever_its_bytes(
     daemons()
     ev = send(app)
     wait_for(lambda: delivery(pg, ev["id"])[0] == "succeeded")
-    body = pg.query("SELECT response_body FROM hookd.attempts a JOIN "
-                    "hookd.deliveries d ON d.app_id = a.app_id AND "
-                    "d.id = a.delivery_id WHERE d.event_id = %s AND "
-                    "a.status_code = 500", ev["id"])[0][0]
+    body = response_of(pg, ev["id"], 500)
     assert body == '{"why": "a \\"quoted\\" \\\\ word"}\n\tnext???? end'
 
 
