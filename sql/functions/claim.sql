@@ -183,18 +183,14 @@ BEGIN
                AND q.endpoint_id = vd.endpoint_id
                AND q.delivery_id = vd.delivery_id
             RETURNING q.app_id, q.endpoint_id, q.delivery_id, q.attempt_number,
+                      q.event_id, q.created_at,
                       vd.verdict = 'take' AS took, vd.due_at AS was_due
         )
-        SELECT c.app_id, c.delivery_id, c.attempt_number, d.event_id, ep.url,
+        SELECT c.app_id, c.delivery_id, c.attempt_number, c.event_id, ep.url,
                ep.secrets, ep.timeout_ms, ep.retry_policy,
-               extract(epoch FROM now() - d.created_at)::double precision,
+               extract(epoch FROM now() - c.created_at)::double precision,
                ev.body, ep.headers_sealed, ep.auth_sealed, c.endpoint_id
           FROM moved c
-         CROSS JOIN LATERAL (
-               SELECT d.event_id, d.created_at
-                 FROM hookd.deliveries d
-                WHERE d.app_id = c.app_id AND d.id = c.delivery_id
-               OFFSET 0) d
          CROSS JOIN LATERAL (
                -- built as text: the documented key order, no padding
                SELECT '{"id":' || to_json(e.id) || ',"type":'
@@ -202,7 +198,7 @@ BEGIN
                       || to_json(hookd.rfc3339(e.received_at)) || ',"data":'
                       || e.payload::text || '}' AS body
                  FROM hookd.events e
-                WHERE e.app_id = c.app_id AND e.id = d.event_id
+                WHERE e.app_id = c.app_id AND e.id = c.event_id
                OFFSET 0) ev
           JOIN eps ep ON ep.app_id = c.app_id AND ep.id = c.endpoint_id
          WHERE c.took

@@ -191,8 +191,9 @@ BEGIN
           FROM fanned f
     ), enqueued AS (
         -- the queue (sql/functions/queue.sql): held when the endpoint holds
-        INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at)
-        SELECT f.app_id, f.endpoint_id, f.id,
+        INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, event_id,
+                                 due_at)
+        SELECT f.app_id, f.endpoint_id, f.id, f.event_id,
                CASE WHEN f.held THEN 'infinity'::timestamptz ELSE now() END
           FROM fanned f
     ), woken AS (

@@ -22,11 +22,11 @@ CREATE OR REPLACE FUNCTION hookd.enqueue(for_app text, ids text[])
 RETURNS integer LANGUAGE sql AS $$
     WITH joined AS (
         INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at,
-                                 attempt_number)
+                                 attempt_number, event_id, created_at)
         SELECT d.app_id, d.endpoint_id, d.id,
                CASE WHEN hookd.endpoint_holds(ep.status, ep.breaker_state)
                     THEN 'infinity' ELSE d.next_attempt_at END,
-               d.attempt_count
+               d.attempt_count, d.event_id, d.created_at
           FROM hookd.deliveries d
           JOIN hookd.endpoints ep
             ON ep.app_id = d.app_id AND ep.id = d.endpoint_id

@@ -22,6 +22,10 @@ CREATE TABLE IF NOT EXISTS hookd.queue (
     due_at          timestamptz NOT NULL DEFAULT now(),
     attempt_number  integer NOT NULL DEFAULT 0,
     lease_owner     text,
+    -- what the claim needs of the delivery, so that it reads deliveries
+    -- not at all
+    event_id        text NOT NULL,
+    created_at      timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (app_id, endpoint_id, delivery_id)
 ) WITH (fillfactor = 50);
 CREATE INDEX IF NOT EXISTS queue_due ON hookd.queue (due_at);
@@ -55,14 +59,14 @@ CREATE INDEX IF NOT EXISTS dead_letter_queue_failed
 -- What waits moves over. In flight becomes pending with its lease in the
 -- queue; deliveries keeps pending, succeeded, failed and cancelled.
 INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at,
-                         attempt_number, lease_owner)
+                         attempt_number, lease_owner, event_id, created_at)
 SELECT d.app_id, d.endpoint_id, d.id,
        CASE WHEN ep.status <> 'enabled' OR ep.breaker_state <> 'closed'
             THEN 'infinity'
             WHEN d.status = 'in_flight'
             THEN greatest(d.next_attempt_at, d.lease_expires_at)
             ELSE d.next_attempt_at END,
-       d.attempt_count, d.lease_owner
+       d.attempt_count, d.lease_owner, d.event_id, d.created_at
   FROM hookd.deliveries d
   JOIN hookd.endpoints ep ON ep.app_id = d.app_id AND ep.id = d.endpoint_id
  WHERE d.status IN ('pending', 'in_flight')

@@ -69,8 +69,10 @@ def wave(c, tag, status, endpoint):
           FROM generate_series(1, %s) i""", (BACKLOG, BACKLOG))
     if status == "'pending'":
         c.execute(f"""
-            INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at)
-            SELECT app_id, endpoint_id, id, next_attempt_at
+            INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at,
+                                     event_id, created_at)
+            SELECT app_id, endpoint_id, id, next_attempt_at, event_id,
+                   created_at
               FROM hookd.deliveries WHERE id LIKE 'dlv_{tag}_%%'""")
 
 

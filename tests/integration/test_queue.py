@@ -59,9 +59,10 @@ def test_a_delivery_whose_endpoint_vanished_is_cancelled(app, pg):
     park(pg, app)
     ev = app.post({"event_type": "q.x", "payload": {}}).json()
     pg.query("WITH d AS (INSERT INTO hookd.deliveries (app_id, event_id, "
-             "endpoint_id) VALUES (%s, %s, 'ep_gone') RETURNING app_id, id) "
-             "INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id) "
-             "SELECT app_id, 'ep_gone', id FROM d RETURNING 1",
+             "endpoint_id) VALUES (%s, %s, 'ep_gone') RETURNING app_id, id, "
+             "event_id) INSERT INTO hookd.queue (app_id, endpoint_id, "
+             "delivery_id, event_id) SELECT app_id, 'ep_gone', id, event_id "
+             "FROM d RETURNING 1",
              app.id, ev["id"])
     assert claim(pg, app.id) == []
     assert pg.query("SELECT status, last_error FROM hookd.deliveries "

@@ -36,8 +36,9 @@ def history(pg, hookd):
                    now() - make_interval(secs => %(rows)s - i),
                    now() - make_interval(secs => %(rows)s - i)
               FROM generate_series(1, %(rows)s) i;
-            INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at)
-            SELECT app_id, endpoint_id, id, next_attempt_at
+            INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id, due_at,
+                                     event_id)
+            SELECT app_id, endpoint_id, id, next_attempt_at, event_id
               FROM hookd.deliveries
              WHERE app_id = %(app)s AND status = 'pending';
             INSERT INTO hookd.dead_letter_queue (app_id, endpoint_id,
