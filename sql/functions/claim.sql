@@ -95,7 +95,7 @@ BEGIN
                                 FROM hookd.queue x
                                WHERE x.app_id = ep.app_id
                                  AND x.endpoint_id = ep.id
-                                 AND x.lease_owner IS NOT NULL) AS room
+                                 AND x.counted) AS room
                      FROM hookd.endpoints ep
                     WHERE ep.app_id = u.app_id AND ep.id = u.id
                       FOR NO KEY UPDATE OF ep) lm
@@ -106,7 +106,7 @@ BEGIN
         ), judged AS MATERIALIZED (
             -- 'take', or where the row goes: 'gone' (its endpoint was
             -- deleted), 'held', 'later' (the in-flight cap) or 'rate'
-            SELECT nb.*, lm.tokens, lm.rate_limit,
+            SELECT nb.*, lm.tokens, lm.rate_limit, lm.room,
                    CASE WHEN ep.id IS NULL THEN 'gone'
                         WHEN hookd.endpoint_holds(ep.status, ep.breaker_state)
                         THEN 'held'
@@ -176,6 +176,7 @@ BEGIN
                                 (vd.k - floor(vd.tokens))
                                 / greatest(vd.rate_limit, 1)) END,
                    lease_owner = CASE WHEN vd.verdict = 'take' THEN worker END,
+                   counted = vd.verdict = 'take' AND vd.room IS NOT NULL,
                    attempt_number = q.attempt_number
                                     + CASE WHEN vd.verdict = 'take' THEN 1 ELSE 0 END
               FROM verdict vd

@@ -112,7 +112,7 @@ BEGIN
     ), again AS (
         UPDATE hookd.queue q
            SET due_at = now() + make_interval(secs => o.next),
-               lease_owner = NULL
+               lease_owner = NULL, counted = false
           FROM o
          WHERE q.app_id = o.app_id AND q.endpoint_id = o.endpoint_id
            AND q.delivery_id = o.id
