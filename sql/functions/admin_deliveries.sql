@@ -66,9 +66,7 @@ BEGIN
                    AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
                    AND (q->>'cursor' IS NULL OR d.id < q->>'cursor')
                    AND (q->>'status' IS NULL
-                        OR d.status = q->>'status' AND q->>'status' <> 'pending'
-                        OR d.status = 'pending'
-                           AND hookd.delivery_status(d) = q->>'status')
+                        OR hookd.delivery_status(d) = q->>'status')
                    AND (q->>'endpoint_id' IS NULL OR d.endpoint_id = q->>'endpoint_id')
                    AND (since IS NULL OR d.created_at >= since)
                    AND (until_ IS NULL OR d.created_at < until_)
@@ -90,23 +88,20 @@ BEGIN
         since := hookd.api_time(body, 'since', 'invalid_request');
         until_ := hookd.api_time(body, 'until', 'invalid_request');
         -- dead letters through their queue; cancelled ones are rare
-        WITH retried AS (
-            UPDATE hookd.deliveries d
-               SET status = 'pending', next_attempt_at = now(), updated_at = now()
-             WHERE d.app_id = a.id AND d.status = wanted
-               AND (wanted <> 'failed' OR (d.app_id, d.id) IN (
-                       SELECT x.app_id, x.delivery_id
-                         FROM hookd.dead_letter_queue x
-                        WHERE x.app_id = a.id
-                          AND (body->>'endpoint_id' IS NULL
-                               OR x.endpoint_id = body->>'endpoint_id')))
-               AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
-               AND (body->>'endpoint_id' IS NULL OR d.endpoint_id = body->>'endpoint_id')
-               AND (since IS NULL OR d.created_at >= since)
-               AND (until_ IS NULL OR d.created_at < until_)
-            RETURNING d.id)
-        SELECT hookd.enqueue(a.id, coalesce(array_agg(id), '{}')) INTO n
-          FROM retried;
+        SELECT hookd.retry_deliveries(a.id, coalesce(array_agg(d.id), '{}'))
+          INTO n
+          FROM hookd.deliveries d
+         WHERE d.app_id = a.id AND d.status = wanted
+           AND (wanted <> 'failed' OR (d.app_id, d.id) IN (
+                   SELECT x.app_id, x.delivery_id
+                     FROM hookd.dead_letter_queue x
+                    WHERE x.app_id = a.id
+                      AND (body->>'endpoint_id' IS NULL
+                           OR x.endpoint_id = body->>'endpoint_id')))
+           AND hookd.portal_sees_endpoint(d.app_id, d.endpoint_id)
+           AND (body->>'endpoint_id' IS NULL OR d.endpoint_id = body->>'endpoint_id')
+           AND (since IS NULL OR d.created_at >= since)
+           AND (until_ IS NULL OR d.created_at < until_);
         status := 202;
         reply := jsonb_build_object('retried', n);
         RETURN;
@@ -136,10 +131,9 @@ BEGIN
                 'delivery %s is %s already; it will be attempted without a retry',
                 dl.id, hookd.delivery_status(dl)));
         END IF;
-        UPDATE hookd.deliveries d
-           SET status = 'pending', next_attempt_at = now(), updated_at = now()
-         WHERE d.app_id = a.id AND d.id = dl.id RETURNING * INTO dl;
-        PERFORM hookd.enqueue(a.id, ARRAY[dl.id]);
+        PERFORM hookd.retry_deliveries(a.id, ARRAY[dl.id]);
+        SELECT * INTO dl FROM hookd.deliveries d
+         WHERE d.app_id = a.id AND d.id = dl.id;
         status := 202;
         reply := hookd.delivery_json(dl);
     ELSE

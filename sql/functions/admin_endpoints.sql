@@ -484,18 +484,15 @@ BEGIN
             PERFORM hookd.api_fail(400, 'invalid_request',
                 'since is required: the RFC 3339 time from which failed deliveries are retried');
         END IF;
-        WITH retried AS (
-            UPDATE hookd.deliveries d
-               SET status = 'pending', next_attempt_at = now(), updated_at = now()
-              FROM hookd.dead_letter_queue x
-             WHERE x.app_id = a.id AND x.endpoint_id = ep.id
-               AND d.app_id = x.app_id AND d.id = x.delivery_id
-               AND d.status = 'failed' AND d.created_at >= since
-               AND (body->>'until' IS NULL
-                    OR d.created_at < hookd.api_time(body, 'until', 'invalid_request'))
-            RETURNING d.id)
-        SELECT hookd.enqueue(a.id, coalesce(array_agg(id), '{}')) INTO n
-          FROM retried;
+        SELECT hookd.retry_deliveries(a.id, coalesce(array_agg(d.id), '{}'))
+          INTO n
+          FROM hookd.dead_letter_queue x
+          JOIN hookd.deliveries d
+            ON d.app_id = x.app_id AND d.id = x.delivery_id
+         WHERE x.app_id = a.id AND x.endpoint_id = ep.id
+           AND d.status = 'failed' AND d.created_at >= since
+           AND (body->>'until' IS NULL
+                OR d.created_at < hookd.api_time(body, 'until', 'invalid_request'));
         status := 202;
         reply := jsonb_build_object('recovered', n);
     WHEN 'test' THEN

@@ -38,14 +38,24 @@ RETURNS integer LANGUAGE sql AS $$
         DELETE FROM hookd.dead_letter_queue x
          USING joined j
          WHERE x.app_id = j.app_id AND x.delivery_id = j.delivery_id
-        RETURNING 1
     ), woken AS (
         SELECT pg_notify('hookd_deliveries', '')
          WHERE EXISTS (SELECT 1 FROM joined)
     )
     SELECT (SELECT count(*) FROM joined)::integer
-           + 0 * (SELECT count(*) FROM revived)::integer
            + 0 * (SELECT count(*) FROM woken)::integer
+$$;
+
+-- Finished deliveries (dead letters, cancelled) sent again: pending and due
+-- now, in the queue. Returns how many.
+CREATE OR REPLACE FUNCTION hookd.retry_deliveries(for_app text, ids text[])
+RETURNS integer LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE hookd.deliveries d
+       SET status = 'pending', next_attempt_at = now(), updated_at = now()
+     WHERE d.app_id = for_app AND d.id = ANY (ids) AND d.status <> 'pending';
+    RETURN hookd.enqueue(for_app, ids);
+END
 $$;
 
 -- An endpoint that starts holding (paused, disabled, its breaker opened)

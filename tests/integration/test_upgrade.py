@@ -89,6 +89,14 @@ def test_an_upgraded_database_keeps_its_data_and_works(pg, upgraded):
             " (SELECT count(*) FROM hookd.deliveries),"
             " (SELECT count(*) FROM hookd.attempts)").fetchone()
         assert counts == (6, 9, 3)
+        # what waited moved into the queue (migration 026), each row with
+        # its delivery's event
+        assert c.execute(
+            "SELECT count(*), bool_and(q.event_id = d.event_id) "
+            "FROM hookd.queue q JOIN hookd.deliveries d "
+            "ON d.app_id = q.app_id AND d.id = q.delivery_id").fetchone() \
+            == (c.execute("SELECT count(*) FROM hookd.deliveries "
+                          "WHERE status = 'pending'").fetchone()[0], True)
         # the claim and the admin router of the new files run on old rows
         c.execute("UPDATE hookd.deliveries SET next_attempt_at = now()")
         claimed = c.execute("SELECT o_id, o_attempt_number FROM "
