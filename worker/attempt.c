@@ -137,7 +137,7 @@ hookd_attempts_running(const hookd_attempts_t *a)
 
 
 json_t *
-hookd_attempts_leases(const hookd_attempts_t *a, double started_before)
+hookd_attempts_leases(const hookd_attempts_t *a, double claimed_before)
 {
     json_t            *list;
     hookd_transfer_t  *t;
@@ -145,7 +145,7 @@ hookd_attempts_leases(const hookd_attempts_t *a, double started_before)
     list = NULL;
 
     for (t = a->transfers; t; t = t->next) {
-        if (t->started >= started_before) {
+        if (t->delivery->claimed_at >= claimed_before) {
             continue;
         }
 

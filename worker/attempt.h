@@ -31,11 +31,11 @@ void hookd_attempts_free(hookd_attempts_t *a);
 void hookd_attempts_start(hookd_attempts_t *a, hookd_delivery_t *dl);
 
 /*
- * The attempts running since before `started_before` (epoch seconds), as
- * hookd.extend_leases takes them; NULL when there are none.
+ * The running attempts claimed before `claimed_before` (monotonic seconds),
+ * as hookd.extend_leases takes them; NULL when there are none.
  */
 json_t *hookd_attempts_leases(const hookd_attempts_t *a,
-    double started_before);
+    double claimed_before);
 
 /* attempts started whose outcome is not reported yet */
 int hookd_attempts_running(const hookd_attempts_t *a);

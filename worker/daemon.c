@@ -197,7 +197,10 @@ hookd_extended(void *data, PGresult *res)
 /*
  * A lease must outlast the attempt it covers, and an endpoint's timeout
  * may be longer than the lease: every third of a lease, the leases of the
- * attempts that have run that long are extended by a whole one.
+ * running attempts claimed that long ago are extended by a whole one. By
+ * claim, not by start: an attempt may start up to half a lease after its
+ * claim (hookd_claims_next), and counted from its start its first extension
+ * could come after the lease ran out.
  */
 static void
 hookd_on_leases(struct ev_loop *loop, ev_timer *w, int revents)
@@ -207,7 +210,7 @@ hookd_on_leases(struct ev_loop *loop, ev_timer *w, int revents)
     const char      *params[3];
     hookd_daemon_t  *d = w->data;
 
-    list = hookd_attempts_leases(d->attempts, hookd_clock(CLOCK_REALTIME)
+    list = hookd_attempts_leases(d->attempts, hookd_clock(CLOCK_MONOTONIC)
                                               - d->conf.lease_seconds / 3);
     if (list == NULL) {
         return;

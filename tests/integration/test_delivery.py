@@ -573,6 +573,46 @@ def test_sighup_reloads_and_keeps_the_old_settings_on_error(
     wait_for(lambda: delivery(pg, still["id"])[0] == "succeeded")
 
 
+def test_sighup_applies_a_new_proxy_to_connections_kept_idle(
+        app, pg, receiver, daemons):
+    """hookd keeps finished transfers' handles for the next ones: after a
+    reload that adds a proxy, and one that takes it away, the next delivery
+    follows the new setting, never the one a kept handle was made with."""
+    from harness import Proxy
+
+    p = path()
+    endpoint(app, pg, receiver, p)
+    proxy = Proxy()
+    try:
+        d = daemons()
+        first = send(app)
+        wait_for(lambda: delivery(pg, first["id"])[0] == "succeeded")
+
+        def through_proxy():
+            return [x for x in proxy.seen if x[1].endswith(p)]
+
+        assert through_proxy() == []
+        with open(d.conf, "a") as f:
+            f.write(f"proxy = {proxy.url}\n")
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: d.output().count("configuration reloaded") == 1)
+        second = send(app)
+        wait_for(lambda: delivery(pg, second["id"])[0] == "succeeded")
+        assert through_proxy() == [("POST", receiver.url + p)]
+
+        conf = open(d.conf).read().replace(f"proxy = {proxy.url}\n", "")
+        with open(d.conf, "w") as f:
+            f.write(conf)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: d.output().count("configuration reloaded") == 2)
+        third = send(app)
+        wait_for(lambda: delivery(pg, third["id"])[0] == "succeeded")
+        assert len(through_proxy()) == 1
+        assert len(receiver.at(p)) == 3
+    finally:
+        proxy.close()
+
+
 def test_metrics_endpoint_serves_prometheus_text(app, pg, receiver, daemons):
     import requests as rq
     from harness import free_port

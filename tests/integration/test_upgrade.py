@@ -4,6 +4,7 @@ ends up with the very schema of a fresh install, keeps its data, and a
 second run changes nothing; a function file whose text changed is applied
 again, alone."""
 
+import datetime
 import glob
 import os
 import subprocess
@@ -15,6 +16,12 @@ from harness import PG_BIN, Hookd, ROOT
 
 FIXTURE = os.path.join(ROOT, "tests", "integration", "fixtures",
                        "release-4bcd42d.sql")
+
+
+# two of the fixture's pending deliveries, made a dead letter and an attempt
+# in flight before the upgrade
+DEAD = "dlv_01a23358b957f46b8b14c1c14161"
+LEASED = "dlv_01a23358b957180bad6fef6f414b"
 
 
 def run_pg(pg, *cmd):
@@ -57,6 +64,14 @@ def upgraded(pg, base):
                   "'{\"cap_seconds\": 1e30, \"base_seconds\": -1, "
                   "\"tries\": 3, \"strategy\": \"constant\"}' "
                   "WHERE url = 'https://example.org/all'")
+        # a dead letter and an attempt in flight, as 4bcd42d kept them
+        c.execute("UPDATE hookd.deliveries SET status = 'failed', "
+                  "attempt_count = 3, last_error = 'HTTP 500', updated_at = "
+                  "'2026-12-01 20:44:00+00' WHERE id = %s", (DEAD,))
+        c.execute("UPDATE hookd.deliveries SET status = 'in_flight', "
+                  "attempt_count = 1, lease_owner = 'old-hookd', "
+                  "lease_expires_at = '2999-01-01 00:00:00+00' "
+                  "WHERE id = %s", (LEASED,))
     first = hookd("migrate")
     return name, conninfo, hookd, first
 
@@ -97,11 +112,27 @@ def test_an_upgraded_database_keeps_its_data_and_works(pg, upgraded):
             "ON d.app_id = q.app_id AND d.id = q.delivery_id").fetchone() \
             == (c.execute("SELECT count(*) FROM hookd.deliveries "
                           "WHERE status = 'pending'").fetchone()[0], True)
-        # the claim and the admin router of the new files run on old rows
-        c.execute("UPDATE hookd.deliveries SET next_attempt_at = now()")
+        # the dead letter moved into the dead-letter queue, failed when it
+        # was last written; the attempt in flight keeps its lease, owner and
+        # attempt number, and its delivery reads as in flight
+        assert c.execute(
+            "SELECT delivery_id, failed_at = '2026-12-01 20:44:00+00' "
+            "FROM hookd.dead_letter_queue").fetchall() == [(DEAD, True)]
+        assert c.execute(
+            "SELECT dead, last_error FROM hookd.dead_letters").fetchall() \
+            == [(1, "HTTP 500")]
+        assert c.execute(
+            "SELECT q.lease_owner, q.attempt_number, q.due_at, "
+            "hookd.delivery_status(d) FROM hookd.queue q "
+            "JOIN hookd.deliveries d ON d.app_id = q.app_id "
+            "AND d.id = q.delivery_id WHERE q.delivery_id = %s",
+            (LEASED,)).fetchone() == ("old-hookd", 1, datetime.datetime(
+                2999, 1, 1, tzinfo=datetime.timezone.utc), "in_flight")
+        # the claim and the admin router of the new files run on old rows:
+        # every pending delivery but the one still leased
         claimed = c.execute("SELECT o_id, o_attempt_number FROM "
                             "hookd.claim('upgrade', 100, 30)").fetchall()
-        assert len(claimed) == 7
+        assert len(claimed) == 5 and LEASED not in {i for i, _ in claimed}
         assert c.execute("SELECT o_status FROM hookd.admin(%s)",
                          ('{"key": "00", "method": "GET", "path": "/v1/apps"}',)
                          ).fetchone() == (401,)
