@@ -310,7 +310,13 @@ hookd_report(hookd_transfer_t *t, long status, const char *error,
     o.retry_in = hookd_next_delay(&dl->policy, dl->attempt_number,
                                   dl->age_seconds, cls,
                                   (status == 429 || status == 503)
-                                  ? t->retry_after : 0, hookd_jitter());
+                                  ? t->retry_after : 0,
+                                  /* drawn only for what may be retried:
+                                     RAND_bytes costs more than a POST's
+                                     signature */
+                                  cls == HOOKD_RETRYABLE
+                                  || cls == HOOKD_UNKNOWN
+                                  ? hookd_jitter() : 0);
 
     hookd_log(cls == HOOKD_SUCCEEDED ? HOOKD_LOG_DEBUG : HOOKD_LOG_INFO,
               "attempt delivery=%s attempt=%d status=%ld class=%s next=%.1f%s%s",
