@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,15 +72,7 @@ hookd_claims_free(hookd_claims_t *c)
 void
 hookd_delivery_free(hookd_delivery_t *dl)
 {
-    free(dl->app_id);
-    free(dl->endpoint_id);
-    free(dl->id);
-    free(dl->event_id);
-    free(dl->url);
-    free(dl->secrets);
-    free(dl->body);
-    free(dl->headers_sealed);
-    free(dl->auth_sealed);
+    /* its strings are in the same allocation (hookd_delivery_from_row) */
     free(dl);
 }
 
@@ -196,25 +189,63 @@ hookd_claims_run(hookd_claims_t *c)
 }
 
 
+/* the text columns of hookd.claim that a delivery keeps */
+static const int  hookd_claim_texts[] = { 0, 1, 3, 4, 5, 9, 10, 11, 12 };
+
+
+/* a column's text at *at, which moves past it; NULL for a NULL column */
+static char *
+hookd_claim_text(char **at, PGresult *res, int row, int column)
+{
+    char    *s = *at;
+    size_t   len;
+
+    if (PQgetisnull(res, row, column)) {
+        return NULL;
+    }
+
+    len = (size_t) PQgetlength(res, row, column);
+    memcpy(s, PQgetvalue(res, row, column), len);
+    s[len] = '\0';
+    *at = s + len + 1;
+    return s;
+}
+
+
+/* a delivery and its strings in one allocation, freed with it */
 static hookd_delivery_t *
 hookd_delivery_from_row(PGresult *res, int row, double now,
     const hookd_delivery_t *prev)
 {
+    size_t             i, size;
+    char              *at;
     hookd_delivery_t  *dl;
 
-    dl = calloc(1, sizeof(*dl));
+    size = sizeof(*dl);
+    for (i = 0; i < sizeof(hookd_claim_texts) / sizeof(int); i++) {
+        size += (size_t) PQgetlength(res, row, hookd_claim_texts[i]) + 1;
+    }
+
+    dl = calloc(1, size);
     if (dl == NULL) {
         return NULL;
     }
 
-    /* the columns of hookd.claim, in order */
+    /* the columns of hookd.claim, in order; only the sealed headers and
+       authorization may be NULL */
+    at = (char *) (dl + 1);
+    dl->app_id = hookd_claim_text(&at, res, row, 0);
+    dl->id = hookd_claim_text(&at, res, row, 1);
+    dl->event_id = hookd_claim_text(&at, res, row, 3);
+    dl->url = hookd_claim_text(&at, res, row, 4);
+    dl->secrets = hookd_claim_text(&at, res, row, 5);
+    dl->body = hookd_claim_text(&at, res, row, 9);
+    dl->headers_sealed = hookd_claim_text(&at, res, row, 10);
+    dl->auth_sealed = hookd_claim_text(&at, res, row, 11);
+    dl->endpoint_id = hookd_claim_text(&at, res, row, 12);
+
     dl->claimed_at = now;
-    dl->app_id = strdup(PQgetvalue(res, row, 0));
-    dl->id = strdup(PQgetvalue(res, row, 1));
     dl->attempt_number = atoi(PQgetvalue(res, row, 2));
-    dl->event_id = strdup(PQgetvalue(res, row, 3));
-    dl->url = strdup(PQgetvalue(res, row, 4));
-    dl->secrets = strdup(PQgetvalue(res, row, 5));
     dl->timeout_ms = atol(PQgetvalue(res, row, 6));
     /* rows of one endpoint carry the same policy: parsed once a run */
     if (prev && strcmp(PQgetvalue(res, row, 7), PQgetvalue(res, row - 1, 7))
@@ -225,12 +256,6 @@ hookd_delivery_from_row(PGresult *res, int row, double now,
         hookd_retry_policy_parse(PQgetvalue(res, row, 7), &dl->policy);
     }
     dl->age_seconds = atof(PQgetvalue(res, row, 8));
-    dl->body = strdup(PQgetvalue(res, row, 9));
-    dl->headers_sealed = PQgetisnull(res, row, 10)
-                         ? NULL : strdup(PQgetvalue(res, row, 10));
-    dl->auth_sealed = PQgetisnull(res, row, 11)
-                      ? NULL : strdup(PQgetvalue(res, row, 11));
-    dl->endpoint_id = strdup(PQgetvalue(res, row, 12));
 
     if (dl->app_id == NULL || dl->endpoint_id == NULL || dl->id == NULL
         || dl->event_id == NULL
