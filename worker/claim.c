@@ -1,5 +1,4 @@
 #include <stdio.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,10 +188,6 @@ hookd_claims_run(hookd_claims_t *c)
 }
 
 
-/* the text columns of hookd.claim that a delivery keeps */
-static const int  hookd_claim_texts[] = { 0, 1, 3, 4, 5, 9, 10, 11, 12 };
-
-
 /* a column's text at *at, which moves past it; NULL for a NULL column */
 static char *
 hookd_claim_text(char **at, PGresult *res, int row, int column)
@@ -217,13 +212,16 @@ static hookd_delivery_t *
 hookd_delivery_from_row(PGresult *res, int row, double now,
     const hookd_delivery_t *prev)
 {
-    size_t             i, size;
+    int                i;
     char              *at;
+    size_t             size;
     hookd_delivery_t  *dl;
 
+    /* room for every column of the row: a column kept later cannot
+       outgrow it */
     size = sizeof(*dl);
-    for (i = 0; i < sizeof(hookd_claim_texts) / sizeof(int); i++) {
-        size += (size_t) PQgetlength(res, row, hookd_claim_texts[i]) + 1;
+    for (i = 0; i < PQnfields(res); i++) {
+        size += (size_t) PQgetlength(res, row, i) + 1;
     }
 
     dl = calloc(1, size);
