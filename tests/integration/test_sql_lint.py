@@ -28,3 +28,23 @@ def test_plpgsql_functions_pass_plpgsql_check(pg, hookd):
         """).fetchone()[0]
     assert checked >= 20
     assert rows == [], "\n".join(map(str, rows))
+
+
+def test_every_id_column_compares_under_the_c_collation(pg, hookd):
+    """migration 027's rule: a join of two id columns never mixes
+    collations, and no b-tree of ids calls strcoll()"""
+    with pg.connect() as c:
+        rows = c.execute("""
+            SELECT c.relname || '.' || a.attname
+              FROM pg_attribute a
+              JOIN pg_class c ON c.oid = a.attrelid
+              JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'hookd' AND c.relkind = 'r'
+               AND a.attnum > 0 AND NOT a.attisdropped
+               AND a.atttypid = 'text'::regtype
+               AND (a.attname IN ('id', 'idempotency_key', 'source')
+                    OR a.attname LIKE '%\\_id')
+               AND a.attcollation <> 'pg_catalog."C"'::regcollation
+             ORDER BY 1
+        """).fetchall()
+    assert rows == [], "declare these text COLLATE \"C\": %s" % rows
