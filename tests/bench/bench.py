@@ -86,6 +86,54 @@ def postmaster(pg):
         return int(f.readline())
 
 
+def pg_cpu_split(pg):
+    """CPU seconds of each of PostgreSQL's processes now, by pid: its kind
+    (a background process's name, or for a backend the program at the
+    other end of its connection: hookd, nginx, python3) and its time."""
+    owners = {}
+    out = subprocess.run(["ss", "-tnpH"], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        f = line.split()
+        m = re.search(r'users:\(\("([^"]+)"', line)
+        if m and len(f) >= 5 and f[4].endswith(f":{pg.port}"):
+            owners[f[3].rsplit(":", 1)[1]] = m.group(1)
+    ports = dict(pg.query("SELECT pid, client_port FROM pg_stat_activity "
+                          "WHERE client_port IS NOT NULL"))
+    split = {}
+    pm = postmaster(pg)
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            if int(st[1]) != pm:
+                continue
+            with open(f"/proc/{p}/cmdline") as f:
+                title = f.read().replace("\0", " ").strip()
+        except OSError:
+            continue
+        kind = title.removeprefix("postgres: ")
+        if int(p) in ports:
+            kind = owners.get(str(ports[int(p)]), "client")
+        elif kind.startswith("autovacuum worker"):
+            kind = "autovacuum worker"
+        split[int(p)] = (kind, (int(st[11]) + int(st[12]))
+                         / os.sysconf("SC_CLK_TCK"))
+    return split
+
+
+def pg_cpu_spent(before, after, total):
+    """Where total (PostgreSQL's CPU seconds between two pg_cpu_split
+    snapshots) went, by kind; what no process alive at the end did is
+    'exited' (backends and autovacuum workers that ended meanwhile)."""
+    spent = {}
+    for pid, (kind, t) in after.items():
+        spent[kind] = spent.get(kind, 0.0) + t - before.get(pid, (kind, 0.0))[1]
+    spent["exited"] = total - sum(spent.values())
+    return {k: round(v, 3) for k, v in spent.items() if abs(v) >= 0.005}
+
+
 # unique per request in every wrk thread: the thread's number and a count
 LUA_UNIQUE = """
 local threads = 0
@@ -620,6 +668,7 @@ def delivery(pg, hookd, nginx, base):
     open(log, "w").close()
     started = time.monotonic()
     pg_cpu = cpu_seconds(postmaster(pg))
+    split = pg_cpu_split(pg)
     d.start()
     # watched at the receiver, then confirmed in PostgreSQL: counting the
     # succeeded deliveries every 0.1 s took a tenth of what it measured
@@ -628,8 +677,10 @@ def delivery(pg, hookd, nginx, base):
                    "AND status = 'succeeded'", app_id)[0][0] < DELIVERIES:
         time.sleep(0.02)
     out["hookd"] = DELIVERIES / (time.monotonic() - started)
-    out["pg_cpu_per_1000"] = (cpu_seconds(postmaster(pg)) - pg_cpu) \
-        / DELIVERIES * 1000
+    pg_cpu = cpu_seconds(postmaster(pg)) - pg_cpu
+    out["pg_cpu_per_1000"] = pg_cpu / DELIVERIES * 1000
+    # where it went: hookd's backends, autovacuum, the checkpointer...
+    out["pg_cpu_by"] = pg_cpu_spent(split, pg_cpu_split(pg), pg_cpu)
     out["hookd_cpu_per_1000"] = cpu_seconds(d.proc.pid) / DELIVERIES * 1000
     d.stop()
 
@@ -930,6 +981,8 @@ def write_report(r):
     combined = tg["ingest_together"] + tg["delivered_together"]
     mem = r["memory"]
     sk = r["soak"]
+    by_process = ", ".join(f"{k} {v:.2f}" for k, v in sorted(
+        dl.get("pg_cpu_by", {}).items(), key=lambda kv: -kv[1])) or "n/a"
     ratio_mem = (f"{mem['hookd_per_kib'] / mem['curl_per_kib']:.2f}x"
                  if mem["hookd_per_kib"] and mem["curl_per_kib"] else "n/a")
     table += textwrap.dedent(f"""
@@ -948,6 +1001,8 @@ def write_report(r):
         | together at full load, end to end: deliveries made per second while ingest runs flat out | {tg['delivered_together']:.0f} | the better alone: {best:.0f} | {tg['delivered_together'] / best:.2f}x | |
         | sent by wrk -> request at the receiver, at half the sustainable rate (ingest and delivery together, end to end: the row above): {tg['e2e_paced_rate']:.0f} events/s (asked {tg['e2e_latency'].get('asked', float('nan')):.0f}; {tg['e2e_latency']['n']} events) | p50 {tg['e2e_latency']['p50']:.1f} ms, p99 {tg['e2e_latency']['p99']:.1f} ms, p99.9 {tg['e2e_latency']['p999']:.1f} ms | | | p50 <= 5 ms, p99 <= 50 ms |
         | same, at half the rate of delivery alone (the first row of this table, where nothing is ingested): {tg['paced_rate']:.0f} events/s (asked {tg['latency'].get('asked', float('nan')):.0f}; {tg['latency']['n']} events) | p50 {tg['latency']['p50']:.1f} ms, p99 {tg['latency']['p99']:.1f} ms, p99.9 {tg['latency']['p999']:.1f} ms | | | |
+
+        PostgreSQL's CPU in the delivery phase, by process (seconds): {by_process}.
 
         """)
     path = os.path.join(ROOT, "docs", "benchmarks.md")
