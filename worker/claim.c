@@ -21,6 +21,7 @@ struct hookd_claims_s {
        until a NOTIFY or the poll timer says otherwise */
     int                      drained;
     int                      woken;      /* a NOTIFY or poll since that claim */
+    int                      held;       /* held back (the event's callback) */
     int                      stopped;
 };
 
@@ -152,6 +153,21 @@ hookd_claims_run(hookd_claims_t *c)
     if (c->claiming) {
         c->want_claim = 1;
         return;
+    }
+
+    if (c->events.held_back(c->events.data)) {
+        if (!c->held) {
+            c->held = 1;
+            hookd_log(HOOKD_LOG_WARN, "PostgreSQL records outcomes more "
+                      "slowly than deliveries finish: no claims until those "
+                      "waiting are recorded");
+        }
+        return;
+    }
+
+    if (c->held) {
+        c->held = 0;
+        hookd_log(HOOKD_LOG_INFO, "outcomes recorded, claims go on");
     }
 
     /*

@@ -16,6 +16,7 @@ typedef struct hookd_claims_s  hookd_claims_t;
 typedef struct {
     void  (*claimed)(void *data);     /* deliveries wait in the backlog */
     int   (*in_flight)(void *data);   /* attempts running now */
+    int   (*held_back)(void *data);   /* claim nothing while true */
     void   *data;
 } hookd_claims_events_t;
 
@@ -26,7 +27,8 @@ void hookd_claims_free(hookd_claims_t *c);
 /* new deliveries were committed (NOTIFY), or may have come due (poll) */
 void hookd_claims_wake(hookd_claims_t *c);
 
-/* a slot freed up: claims more unless the last claim found nothing due */
+/* a slot freed up, or claims are no longer held back: claims more unless
+   the last claim found nothing due */
 void hookd_claims_top_up(hookd_claims_t *c);
 
 /*

@@ -112,10 +112,23 @@ hookd_on_outcome(void *data, const hookd_outcome_t *o)
 }
 
 
+static int
+hookd_held_back(void *data)
+{
+    hookd_daemon_t  *d = data;
+
+    return hookd_recorder_behind(d->recorder);
+}
+
+
 static void
 hookd_on_recorded(void *data)
 {
-    hookd_maybe_exit(data);
+    hookd_daemon_t  *d = data;
+
+    /* claims held back while outcomes waited go on */
+    hookd_claims_top_up(d->claims);
+    hookd_maybe_exit(d);
 }
 
 
@@ -331,7 +344,8 @@ hookd_run(const hookd_args_t *a)
     hookd_daemon_t          d;
     hookd_store_events_t    ev = { hookd_on_ready, hookd_on_notify, NULL };
     hookd_store_events_t    rev = { hookd_on_ready, NULL, NULL };
-    hookd_claims_events_t   cev = { hookd_on_claimed, hookd_in_flight, NULL };
+    hookd_claims_events_t   cev = { hookd_on_claimed, hookd_in_flight,
+                                    hookd_held_back, NULL };
 
     memset(&d, 0, sizeof(d));
     d.args = a;

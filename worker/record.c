@@ -21,7 +21,7 @@ struct hookd_recorder_s {
     struct ev_loop  *loop;
     hookd_store_t   *store;
     const char      *worker_id;
-    void           (*idle)(void *data);
+    void           (*recorded)(void *data);
     void            *data;
     /* each outcome as the JSON text of one element of hookd.complete's
        array, written here: building it as jansson values and dumping
@@ -51,7 +51,7 @@ static void hookd_recorded(void *data, PGresult *res);
 
 hookd_recorder_t *
 hookd_recorder_new(struct ev_loop *loop, hookd_store_t *store,
-    const char *worker_id, void (*idle)(void *data), void *data)
+    const char *worker_id, void (*recorded)(void *data), void *data)
 {
     hookd_recorder_t  *r;
 
@@ -63,7 +63,7 @@ hookd_recorder_new(struct ev_loop *loop, hookd_store_t *store,
     r->loop = loop;
     r->store = store;
     r->worker_id = worker_id;
-    r->idle = idle;
+    r->recorded = recorded;
     r->data = data;
 
     ev_timer_init(&r->timer, hookd_on_record, 0, 0);
@@ -245,6 +245,13 @@ hookd_recorder_idle(const hookd_recorder_t *r)
 }
 
 
+int
+hookd_recorder_behind(const hookd_recorder_t *r)
+{
+    return r->waiting_n >= 2 * HOOKD_RECORD_BATCH;
+}
+
+
 void
 hookd_recorder_drain(hookd_recorder_t *r)
 {
@@ -371,7 +378,5 @@ hookd_recorded(void *data, PGresult *res)
 
     hookd_recorder_soon(r);
 
-    if (hookd_recorder_idle(r)) {
-        r->idle(r->data);
-    }
+    r->recorded(r->data);
 }

@@ -15,10 +15,10 @@
 
 typedef struct hookd_recorder_s  hookd_recorder_t;
 
-/* idle: nothing waits to be recorded any more */
+/* recorded: after each batch, recorded or kept to be sent again */
 hookd_recorder_t *hookd_recorder_new(struct ev_loop *loop,
-    hookd_store_t *store, const char *worker_id, void (*idle)(void *data),
-    void *data);
+    hookd_store_t *store, const char *worker_id,
+    void (*recorded)(void *data), void *data);
 void hookd_recorder_free(hookd_recorder_t *r);
 
 /* copies what it needs of the outcome */
@@ -31,5 +31,15 @@ void hookd_recorder_flush(hookd_recorder_t *r);
 void hookd_recorder_drain(hookd_recorder_t *r);
 
 int hookd_recorder_idle(const hookd_recorder_t *r);
+
+/*
+ * More outcomes wait than two batches of hookd.complete: PostgreSQL
+ * records more slowly than deliveries finish (a lock, a long housekeeping
+ * statement on the same connection, a slow disk). hookd then claims
+ * nothing more until they are recorded, so that what it holds in memory,
+ * and the leases that could run out before their outcome counts, stay
+ * bounded.
+ */
+int hookd_recorder_behind(const hookd_recorder_t *r);
 
 #endif /* HOOKD_RECORD_H */

@@ -324,6 +324,51 @@ def test_three_hookd_processes_deliver_2000_events_once_each(app, pg,
     assert workers[0][0] >= 2
 
 
+
+def test_claims_wait_while_outcomes_cannot_be_recorded(app, pg, receiver,
+                                                       daemons):
+    """A recording that cannot keep up holds claims back: hookd leases and
+    keeps in memory a bounded number of deliveries, not the whole queue,
+    and every one is delivered once when recording comes back."""
+    p = path()
+    endpoint(app, pg, receiver, p)
+    body = [{"app_id": app.id, "idempotency_key": None,
+             "request_hash": "00" * 32,
+             "body": {"event_type": "bulk.event", "payload": {"i": i}}}
+            for i in range(3000)]
+    ids = [row[2] for row in pg.query("SELECT * FROM hookd.ingest(%s)",
+                                      json.dumps(body))]
+    # hookd.complete inserts attempts: it waits on this lock, the claim
+    # (which never touches attempts) does not
+    blocker = pg.connect()
+    blocker.autocommit = False
+    blocker.execute("LOCK TABLE hookd.attempts IN SHARE MODE")
+    try:
+        d = daemons(claim_batch=50, concurrency=8)
+        seen = []
+
+        def settled():
+            seen.append(len(receiver.at(p)))
+            return len(seen) > 10 and seen[-1] == seen[-11] > 0
+        wait_for(settled, timeout=60, step=0.1)
+        leased = pg.query("SELECT count(*) FROM hookd.queue WHERE "
+                          "lease_owner IS NOT NULL AND event_id = ANY(%s)",
+                          ids)[0][0]
+        # two batches of hookd.complete waiting, plus what is in flight,
+        # claimed ahead and the claim that was running
+        assert 1000 <= seen[-1] <= leased <= 1000 + 8 + 75 + 50, \
+            (seen[-1], leased)
+        wait_for(lambda: "records outcomes more slowly" in d.output())
+    finally:
+        blocker.rollback()
+        blocker.close()
+    wait_for(lambda: pg.query(
+        "SELECT count(*) FROM hookd.deliveries WHERE event_id = ANY(%s) "
+        "AND status = 'succeeded'", ids)[0][0] == 3000, timeout=90)
+    got = [r["headers"]["webhook-id"] for r in receiver.at(p)]
+    assert len(got) == 3000 and set(got) == set(ids)
+
+
 def test_hookd_recovers_after_a_postgres_restart(app, pg, receiver, daemons):
     p = path()
     endpoint(app, pg, receiver, p)
