@@ -67,6 +67,19 @@ def burst(app, k):
         list(pool.map(lambda i: send(app), range(k)))
 
 
+def bulk(app, pg, n):
+    """n events ingested in one batch, straight through hookd.ingest: their
+    ids."""
+    body = [{"app_id": app.id, "idempotency_key": None,
+             "request_hash": "00" * 32,
+             "body": {"event_type": "bulk.event", "payload": {"i": i}}}
+            for i in range(n)]
+    ids = [row[2] for row in pg.query("SELECT * FROM hookd.ingest(%s)",
+                                      json.dumps(body))]
+    assert len(ids) == n
+    return ids
+
+
 def succeeded(pg, endpoint_id):
     return pg.query("SELECT count(*) FROM hookd.deliveries WHERE "
                     "endpoint_id = %s AND status = 'succeeded'",
@@ -304,13 +317,7 @@ def test_three_hookd_processes_deliver_2000_events_once_each(app, pg,
                                                              daemons):
     p = path()
     endpoint(app, pg, receiver, p)
-    body = [{"app_id": app.id, "idempotency_key": None,
-             "request_hash": "00" * 32,
-             "body": {"event_type": "bulk.event", "payload": {"i": i}}}
-            for i in range(2000)]
-    ids = [row[2] for row in pg.query("SELECT * FROM hookd.ingest(%s)",
-                                      json.dumps(body))]
-    assert len(ids) == 2000
+    ids = bulk(app, pg, 2000)
     for _ in range(3):
         daemons(claim_batch=20, concurrency=64)
     wait_for(lambda: pg.query(
@@ -332,12 +339,7 @@ def test_claims_wait_while_outcomes_cannot_be_recorded(app, pg, receiver,
     and every one is delivered once when recording comes back."""
     p = path()
     endpoint(app, pg, receiver, p)
-    body = [{"app_id": app.id, "idempotency_key": None,
-             "request_hash": "00" * 32,
-             "body": {"event_type": "bulk.event", "payload": {"i": i}}}
-            for i in range(3000)]
-    ids = [row[2] for row in pg.query("SELECT * FROM hookd.ingest(%s)",
-                                      json.dumps(body))]
+    ids = bulk(app, pg, 3000)
     # hookd.complete inserts attempts: it waits on this lock, the claim
     # (which never touches attempts) does not
     blocker = pg.connect()
