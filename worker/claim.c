@@ -21,7 +21,7 @@ struct hookd_claims_s {
        until a NOTIFY or the poll timer says otherwise */
     int                      drained;
     int                      woken;      /* a NOTIFY or poll since that claim */
-    int                      held;       /* held back (the event's callback) */
+    int                      held;       /* events.held_back said so: logged */
     int                      stopped;
 };
 
