@@ -61,23 +61,31 @@ def wrk(url, script, connections=CONNECTIONS, duration=DURATION):
             "errors": int(non2xx.group(1)) if non2xx else 0, "raw": out}
 
 
-def cpu_seconds(pid):
-    """CPU time of a server: the process, its live children and those it
-    has reaped (PostgreSQL's backends and autovacuum, nginx's workers)."""
-    def stat(p):
-        with open(f"/proc/{p}/stat") as f:
-            # after the command's ")": state, ppid, ... utime is the 12th
-            return f.read().rsplit(")", 1)[1].split()
-    total = sum(int(x) for x in stat(pid)[11:15])
+def proc_stat(pid):
+    """The fields of /proc/<pid>/stat after the command's ")": state, ppid,
+    ... utime is the 12th, stime the 13th."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def children(pid):
+    """(pid, proc_stat) of each live child of pid."""
     for p in os.listdir("/proc"):
         if not p.isdigit():
             continue
         try:
-            st = stat(p)
+            st = proc_stat(p)
         except OSError:
             continue
         if int(st[1]) == pid:
-            total += int(st[11]) + int(st[12])
+            yield int(p), st
+
+
+def cpu_seconds(pid):
+    """CPU time of a server: the process, its live children and those it
+    has reaped (PostgreSQL's backends and autovacuum, nginx's workers)."""
+    total = sum(int(x) for x in proc_stat(pid)[11:15])
+    total += sum(int(st[11]) + int(st[12]) for _, st in children(pid))
     return total / os.sysconf("SC_CLK_TCK")
 
 
@@ -100,26 +108,19 @@ def pg_cpu_split(pg):
     ports = dict(pg.query("SELECT pid, client_port FROM pg_stat_activity "
                           "WHERE client_port IS NOT NULL"))
     split = {}
-    pm = postmaster(pg)
-    for p in os.listdir("/proc"):
-        if not p.isdigit():
-            continue
+    for p, st in children(postmaster(pg)):
         try:
-            with open(f"/proc/{p}/stat") as f:
-                st = f.read().rsplit(")", 1)[1].split()
-            if int(st[1]) != pm:
-                continue
             with open(f"/proc/{p}/cmdline") as f:
                 title = f.read().replace("\0", " ").strip()
         except OSError:
             continue
         kind = title.removeprefix("postgres: ")
-        if int(p) in ports:
-            kind = owners.get(str(ports[int(p)]), "client")
+        if p in ports:
+            kind = owners.get(str(ports[p]), "client")
         elif kind.startswith("autovacuum worker"):
             kind = "autovacuum worker"
-        split[int(p)] = (kind, (int(st[11]) + int(st[12]))
-                         / os.sysconf("SC_CLK_TCK"))
+        split[p] = (kind, (int(st[11]) + int(st[12]))
+                    / os.sysconf("SC_CLK_TCK"))
     return split
 
 
@@ -490,7 +491,6 @@ def ingest_rounds(pg, hookd, nginx, base, script, app_id):
     half = max(DURATION // 2, 2)
     runs = {"ingest": [], "ingest_one": [], "pgbench": []}
     stored = nginx_cpu = pg_cpu = 0
-    checkpoints = {"ingest": [], "ingest_one": [], "pgbench": []}
 
     def checkpointed():
         return pg.query("SELECT checkpoints_timed + checkpoints_req "
@@ -525,10 +525,10 @@ def ingest_rounds(pg, hookd, nginx, base, script, app_id):
             else:
                 out = pgbench(pg, "-c", "16", "-j", "2", "-T", str(half),
                               "-f", pgb, "-D", f"app={app_id}")
-                runs[what].append(float(re.search(
+                runs[what].append({"rps": float(re.search(
                     r"tps = ([\d.]+) \(without initial connection time\)",
-                    out).group(1)))
-            checkpoints[what].append(checkpointed() - ckpt)
+                    out).group(1))})
+            runs[what][-1]["checkpoints"] = checkpointed() - ckpt
     # deleted once all is measured: the deletion's vacuum and the writes
     # it leaves to the checkpointer slowed what came next (p99 twice)
     with pg.connect() as c:
@@ -544,17 +544,17 @@ def ingest_rounds(pg, hookd, nginx, base, script, app_id):
         out[what] = {"rps": sum(x["rps"] for x in r) / len(r),
                      "p50": r[0]["p50"], "p99": r[0]["p99"],
                      "p99_second": r[1]["p99"],
-                     "checkpoints_second": checkpoints[what][1],
+                     "checkpoints_second": r[1]["checkpoints"],
                      "requests": sum(x["requests"] for x in r),
                      "errors": sum(x["errors"] for x in r)}
     out["ingest"]["stored"] = stored
     out["ingest"]["nginx_cpu_per_1000"] = nginx_cpu / stored * 1000
     out["ingest"]["pg_cpu_per_1000"] = pg_cpu / stored * 1000
-    out["pgbench"] = sum(runs["pgbench"]) / len(runs["pgbench"])
-    out["ingest_runs"] = {k: [x if isinstance(x, float) else
-                              {"rps": x["rps"], "p99": x["p99"]} for x in v]
+    out["pgbench"] = sum(x["rps"] for x in runs["pgbench"]) \
+        / len(runs["pgbench"])
+    out["ingest_runs"] = {k: [{f: x[f] for f in ("rps", "p99", "checkpoints")
+                               if f in x} for x in v]
                           for k, v in runs.items()}
-    out["ingest_checkpoints"] = checkpoints
     return out
 
 
