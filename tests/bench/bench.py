@@ -646,6 +646,15 @@ def minimal_queue(pg, base, body, n):
             "pg_us": cpu / max(done, 1) * 1e6}
 
 
+def curl_client(url, n, concurrency, bodyfile):
+    """The bare libcurl multi client (tests/bench/curl_client.c): n POSTs
+    of bodyfile to url, concurrency at a time; its JSON report."""
+    return json.loads(subprocess.run(
+        [os.path.join(ROOT, "build", "curl_client"), url, str(n),
+         str(concurrency), bodyfile],
+        capture_output=True, text=True, check=True).stdout)
+
+
 def arrived(log, n, timeout=300):
     """Until the receiver's access log holds n requests."""
     deadline = time.monotonic() + timeout
@@ -680,16 +689,14 @@ def delivery(pg, hookd, nginx, base):
     with open(bodyfile, "w") as f:
         f.write(body_sample)
 
-    def curl_client():
-        return json.loads(subprocess.run(
-            [os.path.join(ROOT, "build", "curl_client"), nginx.url + "/recv",
-             str(DELIVERIES), str(DELIVERY_CONCURRENCY), bodyfile],
-            capture_output=True, text=True, check=True).stdout)["per_second"]
+    def ceiling():
+        return curl_client(nginx.url + "/recv", DELIVERIES,
+                           DELIVERY_CONCURRENCY, bodyfile)["per_second"]
 
     # the ceiling measured right before hookd and right after, and their
     # mean taken: this VM's speed drifts by half within minutes, and one
     # measurement a minute away from hookd's put the drift in the ratio
-    out["curl_runs"] = [curl_client()]
+    out["curl_runs"] = [ceiling()]
     settled(pg)
 
     d = Daemon(hookd.env, base, allow_network="127.0.0.1/32",
@@ -715,7 +722,7 @@ def delivery(pg, hookd, nginx, base):
     out["hookd_cpu_per_1000"] = cpu_seconds(d.proc.pid) / DELIVERIES * 1000
     d.stop()
 
-    out["curl_runs"].append(curl_client())
+    out["curl_runs"].append(ceiling())
     out["curl"] = sum(out["curl_runs"]) / len(out["curl_runs"])
 
     # claim 100, then complete them, in two transactions as hookd does (in
@@ -895,13 +902,8 @@ def memory(pg, hookd, base):
         bodyfile = os.path.join(base, "memory.json")
         with open(bodyfile, "w") as f:
             f.write(BODY)
-        cc = os.path.join(ROOT, "build", "curl_client")
-        base_hwm = json.loads(subprocess.run(
-            [cc, url, "1", "1", bodyfile], capture_output=True, text=True,
-            check=True).stdout)["rss_kib"]
-        full = json.loads(subprocess.run(
-            [cc, url, str(IN_FLIGHT), str(IN_FLIGHT), bodyfile],
-            capture_output=True, text=True, check=True).stdout)["rss_kib"]
+        base_hwm = curl_client(url, 1, 1, bodyfile)["rss_kib"]
+        full = curl_client(url, IN_FLIGHT, IN_FLIGHT, bodyfile)["rss_kib"]
         out["curl_per_kib"] = (full - base_hwm) / IN_FLIGHT
     finally:
         recv.kill()

@@ -331,7 +331,6 @@ def test_three_hookd_processes_deliver_2000_events_once_each(app, pg,
     assert workers[0][0] >= 2
 
 
-
 @pytest.mark.parametrize("then", ["unlocked", "postgres restarted"])
 def test_claims_wait_while_outcomes_cannot_be_recorded(app, pg, receiver,
                                                        daemons, then):
