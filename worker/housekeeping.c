@@ -94,6 +94,23 @@ hookd_hk_roll_at(hookd_housekeeping_t *hk)
 
 
 static void
+hookd_hk_reindexed(void *data, PGresult *res)
+{
+    int                    n;
+    hookd_housekeeping_t  *hk = data;
+
+    n = res && PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+    if (n > 0) {
+        hookd_log(HOOKD_LOG_INFO, "rebuilt %d of the queue's indexes: they "
+                  "had grown far past the rows they index", n);
+    }
+
+    hk->busy = 0;
+}
+
+
+/* the last step of a tick (sql/functions/housekeeping.sql) */
+static void
 hookd_hk_done(hookd_housekeeping_t *hk)
 {
     if (hk->purged) {
@@ -101,7 +118,12 @@ hookd_hk_done(hookd_housekeeping_t *hk)
                   "%gs", hk->purged, hk->conf->retention);
     }
 
-    hk->busy = 0;
+    if (hk->stopped
+        || hookd_store_exec(hk->store, "hookd_queue_reindex", 0, NULL,
+                            hookd_hk_reindexed, hk) != 0)
+    {
+        hk->busy = 0;
+    }
 }
 
 

@@ -92,6 +92,7 @@ static const char  hookd_store_prepare[] =
     " SELECT hookd.notifications_done($1, $2);"
     "PREPARE hookd_purge (double precision, integer) AS"
     " SELECT hookd.purge($1, $2);"
+    "PREPARE hookd_queue_reindex AS SELECT hookd.queue_reindex();"
     "PREPARE hookd_stats_roll AS SELECT hookd.stats_roll();"
     "PREPARE hookd_assist_alive AS SELECT hookd.assist_backend_alive();"
     "PREPARE hookd_assist_take_events (integer, boolean) AS"

@@ -6,6 +6,7 @@ deleting an endpoint, an event or an application leaves nothing of it
 behind."""
 
 import json
+import time
 
 from test_admin import operator  # noqa: F401 (a fixture)
 from test_breaker_sql import claim, outcome, park
@@ -109,3 +110,51 @@ def test_deleting_events_and_applications_leaves_nothing_of_them(pg, hookd):
     for table in ("queue", "deliveries", "attempts"):
         assert pg.query(f"SELECT count(*) FROM hookd.{table} "
                         "WHERE app_id = %s", app_id) == [(0,)], table
+
+
+def bloat_queue(pg, app, rows):
+    """rows queued and removed again, as a backlog that drained: the
+    queue's primary key keeps every page it grew to."""
+    with pg.connect() as c:
+        c.execute("INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id,"
+                  " event_id, due_at) SELECT %s, 'ep_drained', 'dlv_' || "
+                  "lpad(g::text, 26, '0'), 'evt_drained', 'infinity' "
+                  "FROM generate_series(1, %s) g", (app.id, rows))
+        c.execute("DELETE FROM hookd.queue WHERE endpoint_id = 'ep_drained'")
+        c.execute("VACUUM hookd.queue")
+
+
+def pkey_size(pg):
+    return pg.query("SELECT pg_relation_size('hookd.queue_pkey')")[0][0]
+
+
+def test_the_queues_indexes_are_rebuilt_once_a_backlog_drained(app, pg,
+                                                                daemons):
+    bloat_queue(pg, app, 200000)
+    assert pkey_size(pg) > 10 * 1024 * 1024
+    d = daemons(housekeeping_interval="200ms")
+    deadline = time.monotonic() + 20
+    while pkey_size(pg) > 1024 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert pkey_size(pg) < 1024 * 1024
+    assert "rebuilt 1 of the queue's indexes" in d.output()
+    # nothing more to rebuild: the next ticks leave them alone
+    assert pg.query("SELECT hookd.queue_reindex()") == [(0,)]
+
+
+def test_a_queue_that_holds_its_rows_is_not_rebuilt(app, pg):
+    """Small indexes, or a queue with many rows (its rebuild would hold
+    the queue's writes too long), are left as they are."""
+    assert pg.query("SELECT hookd.queue_reindex()") == [(0,)]
+    with pg.connect() as c:
+        c.execute("INSERT INTO hookd.queue (app_id, endpoint_id, delivery_id,"
+                  " event_id, due_at) SELECT %s, 'ep_many', 'dlv_' || "
+                  "lpad(g::text, 26, '0'), 'evt_many', 'infinity' "
+                  "FROM generate_series(1, 150000) g", (app.id,))
+        c.execute("ANALYZE hookd.queue")
+    try:
+        assert pkey_size(pg) > 10 * 1024 * 1024
+        assert pg.query("SELECT hookd.queue_reindex()") == [(0,)]
+    finally:
+        with pg.connect() as c:
+            c.execute("DELETE FROM hookd.queue WHERE endpoint_id = 'ep_many'")
