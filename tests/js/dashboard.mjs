@@ -151,7 +151,9 @@ if (scenario === "operator") {
   await shot("sources");
 
   await page.getByRole("link", { name: "Live tail" }).click();
-  await page.getByText("live").first().waitFor();
+  // exact: "Live tail" in the heading and the menu matches "live" at once,
+  // before the stream is open, and an event posted then is never shown
+  await page.getByText("live", { exact: true }).waitFor();
   const ev = await api("POST", "/v1/events",
                        { event_type: "tail.shown", payload: { n: 1 } }, cfg.ingest_key);
   await page.locator(`tr[data-id="${ev.id}"]`).waitFor();
