@@ -103,6 +103,26 @@ def test_bad_event_is_400_invalid_event_naming_the_field(app):
         assert field in error_of(app.post(body), 400, "invalid_event")
 
 
+def test_the_database_keeps_the_event_type_rule_nginx_checks(app, pg):
+    """What reaches hookd.events by another way than nginx (psql, a
+    function) keeps the rule too: the same strings refused as by the
+    anchored regex it replaced (migration 028)."""
+    import psycopg
+    rule = r"^[A-Za-z0-9_.:-]{1,128}$"
+    cases = ["a", "invoice.paid", "zen:event-type:ticket.comment_added",
+             "x" * 128, "x" * 129, "", "has space", "trailing\n", "\nlead",
+             "caf\u00e9", "a/b", "a*", "A-Z_0.9:-"]
+    with pg.connect() as c:
+        for t in cases:
+            try:
+                c.execute("INSERT INTO hookd.events (app_id, event_type, "
+                          "payload) VALUES (%s, %s, '{}')", (app.id, t))
+                stored = True
+            except psycopg.errors.CheckViolation:
+                stored = False
+            assert stored == bool(re.fullmatch(rule, t)), repr(t)
+
+
 def test_missing_or_unknown_key_is_401(app, nginx):
     r = requests.post(nginx.url + "/v1/events", json=EVENT, timeout=5)
     error_of(r, 401, "unauthorized")
