@@ -80,6 +80,17 @@ ngx_http_hookd_tail_start(ngx_http_request_t *r, const char *json,
     ngx_http_hookd_tail_fetch_t   *f;
     ngx_http_hookd_tail_client_t  *client;
 
+    /*
+     * What commits while the worker cannot LISTEN reaches no stream, and a
+     * stream that started then would not know it missed it: the client
+     * comes back once the feed is (with its Last-Event-ID, missing nothing).
+     */
+    if (!ngx_http_hookd_tail_live()) {
+        return ngx_http_hookd_unavailable(r, "the live tail is reconnecting "
+                   "to PostgreSQL; retry after Retry-After seconds, with "
+                   "Last-Event-ID to miss nothing");
+    }
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_hookd_module);
     hlcf = ngx_http_get_module_loc_conf(r, ngx_http_hookd_module);
 

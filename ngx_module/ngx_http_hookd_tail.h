@@ -92,6 +92,8 @@ struct ngx_http_hookd_tail_fetch_s {
 uint64_t ngx_http_hookd_tail_head(void);
 /* the oldest position whose successors are all known */
 uint64_t ngx_http_hookd_tail_floor(void);
+/* the worker's feed is listening, so a stream started now misses nothing */
+ngx_uint_t ngx_http_hookd_tail_live(void);
 /* where an id is in the ring, or NGX_DECLINED */
 ngx_int_t ngx_http_hookd_tail_find(const u_char *id, size_t len,
     uint64_t *pos);

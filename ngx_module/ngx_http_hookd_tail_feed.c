@@ -28,6 +28,8 @@ typedef struct {
     /* positions before it may lack ids: the ring's start, or a time the
        LISTEN connection was down */
     uint64_t                        floor;
+    /* the LISTEN connection is up: no stream starts while it is not */
+    ngx_uint_t                      listening;
     ngx_queue_t                     apps;
     /* the fetch in flight, and the one filling meanwhile */
     ngx_http_hookd_tail_fetch_t     fetch[2];
@@ -116,6 +118,14 @@ ngx_http_hookd_tail_head(void)
 {
     return ngx_http_hookd_tail_feed_state
            ? ngx_http_hookd_tail_feed_state->head : 0;
+}
+
+
+ngx_uint_t
+ngx_http_hookd_tail_live(void)
+{
+    return ngx_http_hookd_tail_feed_state
+           && ngx_http_hookd_tail_feed_state->listening;
 }
 
 
@@ -357,6 +367,7 @@ ngx_http_hookd_tail_listening(ngx_uint_t up)
      * which missed it, end so that their clients resume from PostgreSQL.
      */
     feed->floor = feed->head;
+    feed->listening = up;
 
     if (!up) {
         ngx_http_hookd_tail_end_all("lagging");

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 
+import psycopg
 import pytest
 import requests
 
@@ -97,7 +98,15 @@ class Tail:
 
 
 def tail(nginx, t, key=None, prefix="", **kw):
-    return Tail(nginx, f"{prefix}{t.base}/tail", key or t.admin.key, **kw)
+    """A stream, asked again after a 503 (its worker's feed reconnecting,
+    after a reload say) as a client does."""
+    deadline = time.time() + 15
+    while True:
+        s = Tail(nginx, f"{prefix}{t.base}/tail", key or t.admin.key, **kw)
+        if s.status != 503 or time.time() > deadline:
+            return s
+        s.conn.close()
+        time.sleep(0.2)
 
 
 def test_an_event_and_its_delivery_outcome_reach_the_tail(operator, nginx,
@@ -319,4 +328,36 @@ def test_a_lost_feed_ends_streams_and_a_resume_misses_nothing(operator,
     missed = t.ingest("a.b", {"n": 2})["id"]
     r = tail(nginx, t, last_event_id=first).ready()
     r.wait(lambda r: missed in r.ids())
+    r.close()
+
+
+def test_no_stream_starts_while_the_feed_is_down(operator, nginx, pg):
+    """While a worker cannot LISTEN (PostgreSQL refusing new connections,
+    say) what commits reaches no stream, so none starts: 503 with
+    Retry-After, and the client that comes back once the feed is up, with
+    its Last-Event-ID, gets what it missed."""
+    t = Tenant(operator)
+    s = tail(nginx, t).ready()
+    first = t.ingest("a.b", {"n": 0})["id"]
+    s.wait(lambda s: first in s.ids())
+    held = psycopg.connect(pg.conninfo.replace("dbname=hookd",
+                                               "dbname=postgres"),
+                           autocommit=True)
+    try:
+        held.execute("ALTER DATABASE hookd WITH ALLOW_CONNECTIONS false")
+        held.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                     " WHERE query = 'LISTEN hookd_tail'")
+        s.wait(lambda s: s.ended.is_set())
+        missed = t.ingest("a.b", {"n": 1})["id"]
+        refused = Tail(nginx, f"{t.base}/tail", t.admin.key)
+        assert refused.status == 503
+        assert refused.resp.getheader("Retry-After") == "1"
+        assert json.loads(refused.body)["error"]["code"] == "unavailable"
+        refused.conn.close()
+    finally:
+        held.execute("ALTER DATABASE hookd WITH ALLOW_CONNECTIONS true")
+        held.close()
+    r = tail(nginx, t, last_event_id=first)
+    assert r.status == 200
+    r.ready().wait(lambda r: missed in r.ids())
     r.close()

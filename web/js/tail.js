@@ -18,6 +18,8 @@ export function openTail(app, onMessage, onState) {
           headers: headers(last ? { "Last-Event-ID": last } : {}),
           signal: controller.signal,
         });
+        // 503: the worker's feed is reconnecting; come back as it says
+        if (r.status === 503) throw new Error("unavailable");
         if (!r.ok) { onState("error", `HTTP ${r.status}`); return; }
         onState("live");
         const reader = r.body.getReader();
