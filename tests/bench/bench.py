@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -412,6 +413,8 @@ def main():
     # durable: what a 202 promises
     with open(os.path.join(pg.data, "postgresql.conf"), "a") as f:
         f.write("fsync = on\nsynchronous_commit = on\n")
+        # what autovacuum did in each phase, in the log kept below
+        f.write("log_autovacuum_min_duration = 0\n")
     pg.stop()
     pg.start()
     hookd = Hookd(pg.conninfo, base)
@@ -470,6 +473,10 @@ def main():
     finally:
         nginx.stop()
         pg.stop()
+        # kept for a look at what ran beside a phase (checkpoints,
+        # autovacuum), by the phases' times in bench.json
+        shutil.copy(os.path.join(pg.dir, "log"),
+                    os.path.join(ROOT, "build", "bench-postgresql.log"))
         rmtree(base)
 
     write_report(results)
@@ -711,6 +718,7 @@ def delivery(pg, hookd, nginx, base):
     started = time.monotonic()
     pg_cpu = cpu_seconds(postmaster(pg))
     split = pg_cpu_split(pg)
+    window = [datetime.datetime.now(datetime.timezone.utc).isoformat()]
     d.start()
     # watched at the receiver, then confirmed in PostgreSQL: counting the
     # succeeded deliveries every 0.1 s took a tenth of what it measured
@@ -719,6 +727,8 @@ def delivery(pg, hookd, nginx, base):
                    "AND status = 'succeeded'", app_id)[0][0] < DELIVERIES:
         time.sleep(0.02)
     out["hookd"] = DELIVERIES / (time.monotonic() - started)
+    out["window"] = window + [
+        datetime.datetime.now(datetime.timezone.utc).isoformat()]
     pg_cpu = cpu_seconds(postmaster(pg)) - pg_cpu
     out["pg_cpu_per_1000"] = pg_cpu / DELIVERIES * 1000
     # where it went: hookd's backends, autovacuum, the checkpointer...
@@ -1012,6 +1022,7 @@ def write_report(r):
     combined = tg["ingest_together"] + tg["delivered_together"]
     mem = r["memory"]
     sk = r["soak"]
+    window = " to ".join(t[11:23] for t in dl.get("window", [])) + " UTC"
     by_process = ", ".join(f"{k} {v:.2f}" for k, v in sorted(
         dl.get("pg_cpu_by", {}).items(), key=lambda kv: -kv[1])) or "n/a"
     ratio_mem = (f"{mem['hookd_per_kib'] / mem['curl_per_kib']:.2f}x"
@@ -1033,7 +1044,9 @@ def write_report(r):
         | sent by wrk -> request at the receiver, at half the sustainable rate (ingest and delivery together, end to end: the row above): {tg['e2e_paced_rate']:.0f} events/s (asked {tg['e2e_latency'].get('asked', float('nan')):.0f}; {tg['e2e_latency']['n']} events) | p50 {tg['e2e_latency']['p50']:.1f} ms, p99 {tg['e2e_latency']['p99']:.1f} ms, p99.9 {tg['e2e_latency']['p999']:.1f} ms | | | p50 <= 5 ms, p99 <= 50 ms |
         | same, at half the rate of delivery alone (the first row of this table, where nothing is ingested): {tg['paced_rate']:.0f} events/s (asked {tg['latency'].get('asked', float('nan')):.0f}; {tg['latency']['n']} events) | p50 {tg['latency']['p50']:.1f} ms, p99 {tg['latency']['p99']:.1f} ms, p99.9 {tg['latency']['p999']:.1f} ms | | | |
 
-        PostgreSQL's CPU in the delivery phase, by process (seconds): {by_process}.
+        PostgreSQL's CPU in the delivery phase, by process (seconds): {by_process}
+        (the phase ran {window}; what PostgreSQL logged meanwhile, checkpoints
+        and autovacuum: build/bench-postgresql.log).
 
         """)
     path = os.path.join(ROOT, "docs", "benchmarks.md")
