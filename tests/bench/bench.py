@@ -475,8 +475,9 @@ def main():
         pg.stop()
         # kept for a look at what ran beside a phase (checkpoints,
         # autovacuum), by the phases' times in bench.json
-        shutil.copy(os.path.join(pg.dir, "log"),
-                    os.path.join(ROOT, "build", "bench-postgresql.log"))
+        if os.path.exists(os.path.join(pg.dir, "log")):
+            shutil.copy(os.path.join(pg.dir, "log"),
+                        os.path.join(ROOT, "build", "bench-postgresql.log"))
         rmtree(base)
 
     write_report(results)
@@ -1022,7 +1023,7 @@ def write_report(r):
     combined = tg["ingest_together"] + tg["delivered_together"]
     mem = r["memory"]
     sk = r["soak"]
-    window = " to ".join(t[11:23] for t in dl.get("window", [])) + " UTC"
+    window = " to ".join(t[11:23] for t in dl["window"]) + " UTC"
     by_process = ", ".join(f"{k} {v:.2f}" for k, v in sorted(
         dl.get("pg_cpu_by", {}).items(), key=lambda kv: -kv[1])) or "n/a"
     ratio_mem = (f"{mem['hookd_per_kib'] / mem['curl_per_kib']:.2f}x"
